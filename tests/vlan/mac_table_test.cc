@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 namespace trestle::vlan {
@@ -133,7 +134,9 @@ TEST(MacTable, ConcurrentReaderSeesOnlyValidPorts) {
     }
   });
   uint32_t now = 0;
-  for (int round = 0; round < 300; ++round) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (int round = 0; round < 300 || (hits.load() < 100000 && std::chrono::steady_clock::now() < deadline);
+       ++round) {
     for (uint32_t i = 0; i < 400; ++i) t.learn(1, kA + i, i + (round & 1) * 1000, now);
     now += 1000;
     t.age(now, 300);

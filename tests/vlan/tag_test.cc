@@ -79,3 +79,58 @@ TEST(Tag, MulticastBit) {
 
 }  // namespace
 }  // namespace trestle::vlan
+
+#include "vlan/vlan_stack.h"
+
+namespace trestle::vlan {
+namespace {
+
+TEST(VlanStack, PushThenPopIsNoChange) {
+  auto f = frame(0x0800, {0x45});
+  VlanStack s = VlanStack::parse(f.data(), static_cast<uint32_t>(f.size()));
+  EXPECT_FALSE(s.header().tagged);
+  s.egress(true, 1);  // into a trunk patch port
+  EXPECT_TRUE(s.header().tagged);
+  EXPECT_EQ(s.header().vid(), 1);
+  EXPECT_FALSE(s.header().inner_tagged);
+  EXPECT_TRUE(s.pushed);
+  s.egress(true, 1);  // out of a trunk
+  EXPECT_TRUE(s.pushed);
+  s.egress(false, 1);  // out of an access port
+  EXPECT_TRUE(s.unchanged());
+}
+
+TEST(VlanStack, PopExposesInnerTag) {
+  auto f = frame(0x8100, {0x20, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00});
+  VlanStack s = VlanStack::parse(f.data(), static_cast<uint32_t>(f.size()));
+  ASSERT_EQ(s.n_wire, 2);
+  EXPECT_TRUE(s.header().inner_tagged);
+  s.egress(false, 10);
+  EXPECT_EQ(s.popped, 1);
+  EXPECT_TRUE(s.header().tagged);
+  EXPECT_EQ(s.header().vid(), 20);
+  EXPECT_FALSE(s.header().inner_tagged);
+  EXPECT_FALSE(s.rewrite_outer());
+}
+
+TEST(VlanStack, RewriteKeepsPcp) {
+  auto f = frame(0x8100, {0xa0, 0x01, 0x08, 0x00});
+  VlanStack s = VlanStack::parse(f.data(), static_cast<uint32_t>(f.size()));
+  s.egress(true, 2000);
+  EXPECT_TRUE(s.rewrite_outer());
+  EXPECT_EQ(s.top, 0xa000 | 2000);
+  EXPECT_FALSE(s.pushed);
+}
+
+TEST(VlanStack, DeepStackIsMarked) {
+  auto f = frame(0x8100, {0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x81, 0, 0, 4, 8, 0});
+  VlanStack s = VlanStack::parse(f.data(), static_cast<uint32_t>(f.size()));
+  EXPECT_EQ(s.n_wire, 3);
+  EXPECT_TRUE(s.deeper);
+  s.egress(false, 1);
+  s.egress(false, 2);
+  EXPECT_TRUE(s.header().inner_tagged);  // the fourth tag is still below
+}
+
+}  // namespace
+}  // namespace trestle::vlan

@@ -1,0 +1,497 @@
+#include "dataplane/dataplane.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <sched.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "dataplane/eal.h"
+#include "dataplane/pmd.h"
+#include "dataplane/port_device.h"
+#include "dataplane/snapshot.h"
+
+namespace trestle::dataplane {
+namespace {
+
+constexpr uint32_t kDefaultMtu = 1500;
+constexpr size_t kMaxLearnPerPoll = 65536;
+
+struct Bridge {
+  std::string name;
+  uint16_t index = 0;
+  BridgeSettings settings;
+  std::unique_ptr<vlan::MacTable> macs;
+  std::vector<uint32_t> ports;
+};
+
+struct Port {
+  PortSpec spec;
+  PortType type = PortType::kPatch;
+  uint32_t index = 0;
+  uint32_t uid = 0;
+  uint16_t bridge = 0;
+  EthDevice dev;
+  std::unique_ptr<TxQueueLock[]> tx_locks;
+  std::vector<unsigned> rxq_pmd;  // PMD index of each rx queue
+  vlan::PortVlan vlan;
+  uint32_t max_frame = 0;
+  PortStats baseline;  // counters left at this index by earlier ports
+};
+
+unsigned last_allowed_cpu() { return allowed_cpus().back(); }
+
+}  // namespace
+
+struct Dataplane::Impl {
+  DataplaneConfig cfg;
+  mutable std::mutex mu;
+  rte_mempool* pool = nullptr;
+  rte_rcu_qsbr* qsbr = nullptr;
+  std::atomic<const Snapshot*> snapshot{nullptr};
+  uint64_t version = 0;
+  uint64_t tsc_base = 0;
+  uint64_t tsc_hz = 1;
+  uint32_t last_age_sec = 0;
+  uint32_t next_uid = 1;
+  std::vector<std::unique_ptr<Pmd>> pmds;
+  std::vector<PmdStats> pmd_baseline;
+  std::vector<std::unique_ptr<Bridge>> bridges;  // by index
+  std::vector<std::unique_ptr<Port>> ports;      // by index
+  std::thread ctl_thread;
+  std::atomic<bool> ctl_stop{false};
+
+  ~Impl();
+  uint32_t now_sec() const { return static_cast<uint32_t>((rte_rdtsc() - tsc_base) / tsc_hz); }
+  void synchronize() {
+    // Waits (on the control thread only) until every online PMD has passed a
+    // quiescent point: one poll-loop iteration, microseconds.
+    if (qsbr) rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+  }
+  void publish();
+  Bridge* find_bridge(const std::string& name) const {
+    for (const auto& b : bridges)
+      if (b && b->name == name) return b.get();
+    return nullptr;
+  }
+  Port* find_port(const std::string& name) const {
+    for (const auto& p : ports)
+      if (p && p->spec.name == name) return p.get();
+    return nullptr;
+  }
+  PortStats raw_stats(uint32_t index) const;
+  PmdStats raw_pmd_stats(size_t i) const;
+  Result<void> add_port_locked(Bridge& b, const PortSpec& spec);
+  void remove_ports_locked(const std::vector<uint32_t>& indices);
+};
+
+Dataplane::Impl::~Impl() {
+  ctl_stop.store(true, std::memory_order_relaxed);
+  if (ctl_thread.joinable()) ctl_thread.join();
+  for (auto& p : pmds) p->stop();
+  for (auto& p : ports)
+    if (p && p->type != PortType::kPatch) close_eth_device(p->dev);
+  ports.clear();
+  delete snapshot.load(std::memory_order_relaxed);
+  pmds.clear();
+  bridges.clear();
+  if (pool) rte_mempool_free(pool);
+  if (qsbr) rte_free(qsbr);
+}
+
+void Dataplane::Impl::publish() {
+  auto s = std::make_unique<Snapshot>();
+  s->version = ++version;
+  s->ports.resize(ports.size());
+  const unsigned n_pmds = static_cast<unsigned>(pmds.size());
+  for (const auto& p : ports) {
+    if (!p) continue;
+    PortRt& r = s->ports[p->index];
+    r.kind = p->type == PortType::kPatch ? PortKind::kPatch : PortKind::kEth;
+    r.eth_port = p->dev.port_id;
+    r.bridge = p->bridge;
+    r.n_txq = p->dev.n_txq;
+    r.txq_shared = p->dev.n_txq < n_pmds;
+    r.tx_locks = p->tx_locks.get();
+    r.uid = p->uid;
+    r.max_frame = p->max_frame;
+    r.vlan = p->vlan;
+    if (p->type == PortType::kPatch) {
+      // Connected only when both ends name each other, as in OVS.
+      const Port* peer = find_port(p->spec.options.at("peer"));
+      if (peer && peer->type == PortType::kPatch && peer->spec.options.at("peer") == p->spec.name)
+        r.peer = peer->index;
+    }
+  }
+  s->bridges.resize(bridges.size());
+  for (const auto& b : bridges) {
+    if (!b) continue;
+    BridgeRt& r = s->bridges[b->index];
+    r.present = true;
+    r.macs = b->macs.get();
+    for (uint32_t idx : b->ports) r.ports.push_back({idx, &s->ports[idx].vlan});
+  }
+  s->pmd_rxqs.resize(n_pmds);
+  for (const auto& p : ports) {
+    if (!p || p->type == PortType::kPatch) continue;
+    for (uint16_t q = 0; q < p->dev.n_rxq; ++q)
+      s->pmd_rxqs[p->rxq_pmd[q]].push_back({p->index, p->dev.port_id, q});
+  }
+  // Release: PMDs that acquire the pointer see the snapshot fully built.
+  const Snapshot* old = snapshot.exchange(s.release(), std::memory_order_acq_rel);
+  synchronize();
+  delete old;
+}
+
+PortStats Dataplane::Impl::raw_stats(uint32_t index) const {
+  PortStats st;
+  for (const auto& pmd : pmds) {
+    const PortCounters& c = pmd->port_counters(index);
+    st.rx_packets += c.rx_packets.get();
+    st.rx_bytes += c.rx_bytes.get();
+    st.tx_packets += c.tx_packets.get();
+    st.tx_bytes += c.tx_bytes.get();
+    for (size_t d = 0; d < kNumDrops; ++d) st.drops[d] += c.drops[d].get();
+  }
+  return st;
+}
+
+PmdStats Dataplane::Impl::raw_pmd_stats(size_t i) const {
+  const Pmd& p = *pmds[i];
+  const PmdCounters& c = p.counters();
+  PmdStats st;
+  st.core = p.core();
+  st.iterations = c.iterations.get();
+  st.busy_iterations = c.busy_iterations.get();
+  st.busy_cycles = c.busy_cycles.get();
+  st.idle_cycles = c.idle_cycles.get();
+  st.packets = c.packets.get();
+  st.learn_events = c.learn_events.get();
+  st.learn_queue_full = c.learn_queue_full.get();
+  st.tsc_hz = tsc_hz;
+  return st;
+}
+
+Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& cfg) {
+  if (!eal_initialized()) return make_error("the DPDK EAL is not initialised (eal_init)");
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = cfg;
+  if (impl->cfg.pmd_cores.empty()) impl->cfg.pmd_cores.push_back(last_allowed_cpu());
+  impl->tsc_hz = rte_get_tsc_hz();
+  impl->tsc_base = rte_rdtsc();
+
+  static std::atomic<unsigned> instance{0};
+  const std::string pool_name = "trestle_mb" + std::to_string(instance.fetch_add(1));
+  impl->pool = rte_pktmbuf_pool_create(pool_name.c_str(), cfg.n_mbufs, 256, 0,
+                                       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  if (!impl->pool)
+    return make_error("cannot create the packet buffer pool (" + std::to_string(cfg.n_mbufs) +
+                      " buffers): " + rte_strerror(rte_errno) + "; raise the EAL memory (-m)");
+  const uint32_t n_pmds = static_cast<uint32_t>(impl->cfg.pmd_cores.size());
+  const size_t sz = rte_rcu_qsbr_get_memsize(n_pmds);
+  impl->qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("trestle_qsbr", sz, RTE_CACHE_LINE_SIZE));
+  if (!impl->qsbr || rte_rcu_qsbr_init(impl->qsbr, n_pmds) != 0)
+    return make_error("cannot set up RCU for the PMD threads");
+
+  for (unsigned i = 0; i < n_pmds; ++i)
+    impl->pmds.push_back(std::make_unique<Pmd>(i, impl->cfg.pmd_cores[i], &impl->snapshot,
+                                               impl->qsbr, impl->pool, cfg.learn_queue_size,
+                                               impl->tsc_base));
+  impl->pmd_baseline.resize(n_pmds);
+  impl->publish();  // an empty snapshot before any PMD runs
+  for (auto& p : impl->pmds) p->start();
+  return std::unique_ptr<Dataplane>(new Dataplane(std::move(impl)));
+}
+
+Dataplane::Dataplane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Dataplane::~Dataplane() = default;
+
+Result<void> Dataplane::add_bridge(const std::string& name, const BridgeSettings& s) {
+  std::lock_guard lock(impl_->mu);
+  if (name.empty()) return make_error("a bridge needs a name");
+  if (impl_->find_bridge(name)) return make_error("bridge " + name + " already exists");
+  if (s.mac_table_size == 0) return make_error("bridge " + name + ": mac-table-size must be at least 1");
+  auto& bridges = impl_->bridges;
+  size_t idx = 0;
+  while (idx < bridges.size() && bridges[idx]) ++idx;
+  if (idx >= kMaxBridges) return make_error("bridge " + name + ": too many bridges");
+  if (idx == bridges.size()) bridges.emplace_back();
+  auto b = std::make_unique<Bridge>();
+  b->name = name;
+  b->index = static_cast<uint16_t>(idx);
+  b->settings = s;
+  Impl* impl = impl_.get();
+  b->macs = std::make_unique<vlan::MacTable>(s.mac_table_size, [impl](std::function<void()> f) {
+    impl->synchronize();
+    f();
+  });
+  bridges[idx] = std::move(b);
+  impl_->publish();
+  return {};
+}
+
+Result<void> Dataplane::set_bridge(const std::string& name, const BridgeSettings& s) {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(name);
+  if (!b) return make_error("no bridge named " + name);
+  if (s.mac_table_size == 0) return make_error("bridge " + name + ": mac-table-size must be at least 1");
+  b->settings = s;
+  b->macs->set_max_entries(s.mac_table_size);
+  return {};
+}
+
+Result<void> Dataplane::del_bridge(const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(name);
+  if (!b) return make_error("no bridge named " + name);
+  uint16_t idx = b->index;
+  std::vector<uint32_t> ports = b->ports;
+  impl_->remove_ports_locked(ports);
+  // The MAC table goes once no PMD can still hold the old snapshot.
+  std::unique_ptr<Bridge> gone = std::move(impl_->bridges[idx]);
+  impl_->publish();
+  return {};
+}
+
+std::vector<std::string> Dataplane::bridges() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  for (const auto& b : impl_->bridges)
+    if (b) out.push_back(b->name);
+  return out;
+}
+
+Result<void> Dataplane::Impl::add_port_locked(Bridge& b, const PortSpec& spec) {
+  auto type = validate_port_spec(spec);
+  if (!type) return type.error();
+  if (find_port(spec.name)) return make_error("port " + spec.name + " already exists");
+  auto vl = vlan::PortVlan::compile(spec.vlan, "port " + spec.name);
+  if (!vl) return vl.error();
+
+  size_t idx = 0;
+  while (idx < ports.size() && ports[idx]) ++idx;
+  if (idx >= kMaxPorts) return make_error("port " + spec.name + ": too many ports");
+
+  auto p = std::make_unique<Port>();
+  p->spec = spec;
+  p->type = type.value();
+  p->index = static_cast<uint32_t>(idx);
+  p->uid = next_uid++;
+  p->bridge = b.index;
+  p->vlan = vl.value();
+  p->max_frame = static_cast<uint32_t>(spec.mtu_request.value_or(kDefaultMtu)) + 14;
+  if (p->type != PortType::kPatch) {
+    auto dev = open_eth_device(spec, p->type, cfg.rundir, static_cast<unsigned>(pmds.size()),
+                               p->uid, pool);
+    if (!dev) return dev.error();
+    p->dev = dev.value();
+    p->tx_locks.reset(new TxQueueLock[p->dev.n_txq]);
+    // Place each rx queue on the PMD with the fewest; placements never move,
+    // so no queue is ever polled by two PMDs at once.
+    std::vector<unsigned> load(pmds.size(), 0);
+    for (const auto& o : ports)
+      if (o)
+        for (unsigned pm : o->rxq_pmd) ++load[pm];
+    for (uint16_t q = 0; q < p->dev.n_rxq; ++q) {
+      unsigned best = static_cast<unsigned>(std::min_element(load.begin(), load.end()) - load.begin());
+      p->rxq_pmd.push_back(best);
+      ++load[best];
+    }
+  }
+  p->baseline = raw_stats(p->index);
+  if (idx == ports.size()) ports.emplace_back();
+  b.ports.push_back(p->index);
+  ports[idx] = std::move(p);
+  publish();
+  return {};
+}
+
+void Dataplane::Impl::remove_ports_locked(const std::vector<uint32_t>& indices) {
+  std::vector<std::unique_ptr<Port>> gone;
+  for (uint32_t idx : indices) {
+    Port& p = *ports[idx];
+    Bridge& b = *bridges[p.bridge];
+    std::erase(b.ports, idx);
+    gone.push_back(std::move(ports[idx]));
+  }
+  publish();  // after this no PMD polls or sends to the removed ports
+  for (auto& p : gone) {
+    bridges[p->bridge]->macs->flush_port(p->index);
+    if (p->type != PortType::kPatch) close_eth_device(p->dev);
+  }
+}
+
+Result<void> Dataplane::add_port(const std::string& bridge, const PortSpec& spec) {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return make_error("port " + spec.name + ": no bridge named " + bridge);
+  return impl_->add_port_locked(*b, spec);
+}
+
+Result<void> Dataplane::modify_port(const std::string& bridge, const PortSpec& spec) {
+  std::lock_guard lock(impl_->mu);
+  Port* p = impl_->find_port(spec.name);
+  if (!p) return make_error("no port named " + spec.name);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return make_error("port " + spec.name + ": no bridge named " + bridge);
+  if (p->spec == spec && p->bridge == b->index) return {};
+  if (p->spec.type == spec.type && p->spec.options == spec.options && p->bridge == b->index) {
+    auto vl = vlan::PortVlan::compile(spec.vlan, "port " + spec.name);
+    if (!vl) return vl.error();
+    if (spec.mtu_request && (*spec.mtu_request < 68 || *spec.mtu_request > 9710))
+      return make_error("port " + spec.name + ": mtu_request out of range (68 to 9710)");
+    const bool vlan_changed = !(p->spec.vlan == spec.vlan);
+    p->spec = spec;
+    p->vlan = vl.value();
+    p->max_frame = static_cast<uint32_t>(spec.mtu_request.value_or(kDefaultMtu)) + 14;
+    impl_->publish();
+    if (vlan_changed) b->macs->flush_port(p->index);  // as OVS does on a VLAN change
+    return {};
+  }
+  // Another device: validate first so a bad spec loses nothing.
+  if (auto t = validate_port_spec(spec); !t) return t.error();
+  if (auto vl = vlan::PortVlan::compile(spec.vlan, "port " + spec.name); !vl) return vl.error();
+  impl_->remove_ports_locked({p->index});
+  return impl_->add_port_locked(*b, spec);
+}
+
+Result<void> Dataplane::del_port(const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  Port* p = impl_->find_port(name);
+  if (!p) return make_error("no port named " + name);
+  impl_->remove_ports_locked({p->index});
+  return {};
+}
+
+std::vector<std::string> Dataplane::ports(const std::string& bridge) const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  if (Bridge* b = impl_->find_bridge(bridge))
+    for (uint32_t idx : b->ports) out.push_back(impl_->ports[idx]->spec.name);
+  return out;
+}
+
+Result<PortStats> Dataplane::port_stats(const std::string& name) const {
+  std::lock_guard lock(impl_->mu);
+  Port* p = impl_->find_port(name);
+  if (!p) return make_error("no port named " + name);
+  PortStats raw = impl_->raw_stats(p->index);
+  const PortStats& b = p->baseline;
+  PortStats st;
+  st.rx_packets = raw.rx_packets - b.rx_packets;
+  st.rx_bytes = raw.rx_bytes - b.rx_bytes;
+  st.tx_packets = raw.tx_packets - b.tx_packets;
+  st.tx_bytes = raw.tx_bytes - b.tx_bytes;
+  for (size_t d = 0; d < kNumDrops; ++d) {
+    st.drops[d] = raw.drops[d] - b.drops[d];
+    if (d != static_cast<size_t>(Drop::tx_failed)) st.rx_dropped += st.drops[d];
+  }
+  st.tx_dropped = st.drops[static_cast<size_t>(Drop::tx_failed)];
+  if (p->type == PortType::kPatch) {
+    st.link_up = impl_->snapshot.load(std::memory_order_relaxed)->ports[p->index].peer != kNoPeer;
+  } else {
+    rte_eth_stats es;
+    if (rte_eth_stats_get(p->dev.port_id, &es) == 0) {
+      st.rx_errors = es.ierrors;
+      st.tx_errors = es.oerrors;
+      st.rx_missed = es.imissed + es.rx_nombuf;
+    }
+    rte_eth_link link;
+    if (rte_eth_link_get_nowait(p->dev.port_id, &link) == 0)
+      st.link_up = link.link_status == RTE_ETH_LINK_UP;
+  }
+  return st;
+}
+
+std::vector<PmdStats> Dataplane::pmd_stats() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<PmdStats> out;
+  const Snapshot* s = impl_->snapshot.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < impl_->pmds.size(); ++i) {
+    PmdStats raw = impl_->raw_pmd_stats(i);
+    const PmdStats& b = impl_->pmd_baseline[i];
+    raw.iterations -= b.iterations;
+    raw.busy_iterations -= b.busy_iterations;
+    raw.busy_cycles -= b.busy_cycles;
+    raw.idle_cycles -= b.idle_cycles;
+    raw.packets -= b.packets;
+    raw.learn_events -= b.learn_events;
+    raw.learn_queue_full -= b.learn_queue_full;
+    for (const RxqRef& q : s->pmd_rxqs[i])
+      raw.rxqs.push_back(impl_->ports[q.port]->spec.name + ":" + std::to_string(q.queue));
+    out.push_back(std::move(raw));
+  }
+  return out;
+}
+
+void Dataplane::clear_pmd_stats() {
+  std::lock_guard lock(impl_->mu);
+  for (size_t i = 0; i < impl_->pmds.size(); ++i) impl_->pmd_baseline[i] = impl_->raw_pmd_stats(i);
+}
+
+Result<std::vector<MacTableEntry>> Dataplane::mac_table(const std::string& bridge) const {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return make_error("no bridge named " + bridge);
+  std::vector<MacTableEntry> out;
+  for (const vlan::MacEntry& e : b->macs->dump(impl_->now_sec())) {
+    const Port* p = e.port < impl_->ports.size() ? impl_->ports[e.port].get() : nullptr;
+    out.push_back({p ? p->spec.name : "?", e.vlan, e.mac, e.age_sec});
+  }
+  return out;
+}
+
+Result<MacTableCounters> Dataplane::mac_table_counters(const std::string& bridge) const {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return make_error("no bridge named " + bridge);
+  return MacTableCounters{b->macs->stats(), b->macs->size(), b->macs->max_entries()};
+}
+
+Result<void> Dataplane::flush_macs(const std::string& bridge) {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return make_error("no bridge named " + bridge);
+  b->macs->flush_all();
+  return {};
+}
+
+size_t Dataplane::poll() {
+  std::lock_guard lock(impl_->mu);
+  Impl& im = *impl_;
+  const uint32_t now = im.now_sec();
+  size_t handled = 0;
+  for (auto& pmd : im.pmds) {
+    LearnEvent e;
+    while (handled < kMaxLearnPerPoll && pmd->learn_queue().pop(e)) {
+      ++handled;
+      // Events may be stale: the port may be gone, or its index reused.
+      if (e.port >= im.ports.size() || !im.ports[e.port]) continue;
+      const Port& p = *im.ports[e.port];
+      if (p.uid != e.uid || p.bridge != e.bridge) continue;
+      im.bridges[e.bridge]->macs->learn(e.vlan, e.mac, e.port, now);
+    }
+  }
+  if (now != im.last_age_sec) {
+    im.last_age_sec = now;
+    for (auto& b : im.bridges)
+      if (b) b->macs->age(now, b->settings.mac_aging_sec);
+  }
+  return handled;
+}
+
+void Dataplane::start_control_thread() {
+  if (impl_->ctl_thread.joinable()) return;
+  impl_->ctl_thread = std::thread([this] {
+    while (!impl_->ctl_stop.load(std::memory_order_relaxed)) {
+      if (poll() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+}
+
+}  // namespace trestle::dataplane

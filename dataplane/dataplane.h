@@ -1,0 +1,132 @@
+#pragma once
+// Dataplane: the packet engine's configuration API, as the reconciler (and
+// tests, the demo and benchmarks) drive it. Bridges hold ports; ports are
+// DPDK devices, vhost-user sockets (server or client), internal taps and
+// patch ports, named and optioned as OVS names them (Interface.type,
+// Interface.options, Port.tag/trunks/vlan_mode). Packets are switched by PMD
+// threads with NORMAL (VLAN-aware MAC learning); dataplane/DESIGN.md has the
+// packet's path and the cycle budget.
+//
+// Thread-safety: every public method may be called from any thread; calls
+// are serialised by a control mutex that PMD threads never take. PMD threads
+// read an immutable Snapshot published with a release store and retired
+// after an RCU grace period (rte_rcu_qsbr): a reconfiguration never stalls a
+// PMD, and packets of untouched ports are never dropped or misdelivered.
+// MAC learning flows from PMDs to the control side through bounded
+// single-producer queues (a full queue drops the event and counts it).
+// poll() drains them and ages MAC entries; call it every few milliseconds
+// from the control thread, or let start_control_thread() do it.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "dataplane/drops.h"
+#include "dataplane/limits.h"
+#include "vlan/mac_table.h"
+#include "vlan/port_vlan.h"
+
+namespace trestle::dataplane {
+
+struct DataplaneConfig {
+  std::string rundir = "/var/run/openvswitch";  // dpdkvhostuser sockets live here
+  std::vector<unsigned> pmd_cores;              // empty: the last allowed CPU
+  uint32_t n_mbufs = 16384;
+  uint32_t learn_queue_size = 8192;  // per PMD
+};
+
+struct BridgeSettings {
+  uint32_t mac_aging_sec = vlan::kDefaultMacAgingSec;    // other_config:mac-aging-time
+  uint32_t mac_table_size = vlan::kDefaultMacTableSize;  // other_config:mac-table-size
+  bool operator==(const BridgeSettings&) const = default;
+};
+
+struct PortSpec {
+  std::string name;
+  std::string type;  // dpdk, dpdkvhostuser, dpdkvhostuserclient, internal, patch
+  std::map<std::string, std::string> options;
+  vlan::PortVlanSettings vlan;
+  std::optional<int> mtu_request;  // default 1500
+  bool operator==(const PortSpec&) const = default;
+};
+
+struct PortStats {
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  uint64_t rx_dropped = 0;  // sum of the input-side drops
+  uint64_t tx_dropped = 0;  // drops[tx_failed]
+  uint64_t rx_errors = 0, tx_errors = 0, rx_missed = 0;  // from the device
+  std::array<uint64_t, kNumDrops> drops{};
+  bool link_up = false;
+};
+
+struct PmdStats {
+  unsigned core = 0;
+  uint64_t iterations = 0, busy_iterations = 0;
+  uint64_t busy_cycles = 0;   // cycles of iterations that received packets
+  uint64_t idle_cycles = 0;   // cycles of iterations that received none
+  uint64_t packets = 0;       // packets received
+  uint64_t learn_events = 0, learn_queue_full = 0;
+  uint64_t tsc_hz = 0;
+  std::vector<std::string> rxqs;  // "port:queue"
+  double cycles_per_packet() const {
+    return packets ? double(busy_cycles) / double(packets) : 0.0;
+  }
+};
+
+struct MacTableEntry {
+  std::string port;
+  uint16_t vlan;
+  uint64_t mac;
+  uint32_t age_sec;
+};
+
+struct MacTableCounters {
+  vlan::MacTableStats table;
+  uint32_t size = 0, max_entries = 0;
+};
+
+class Dataplane {
+ public:
+  // The EAL must be initialised (eal_init). Starts the PMD threads.
+  static Result<std::unique_ptr<Dataplane>> create(const DataplaneConfig& cfg);
+  ~Dataplane();  // removes every port and stops the PMDs
+
+  Result<void> add_bridge(const std::string& name, const BridgeSettings& s = {});
+  Result<void> set_bridge(const std::string& name, const BridgeSettings& s);
+  Result<void> del_bridge(const std::string& name);  // and its ports
+  std::vector<std::string> bridges() const;
+
+  Result<void> add_port(const std::string& bridge, const PortSpec& spec);
+  // Applies a changed spec: VLAN and MTU changes in place (the port's MACs are
+  // flushed, as OVS does); a changed type or options recreates the device.
+  Result<void> modify_port(const std::string& bridge, const PortSpec& spec);
+  Result<void> del_port(const std::string& name);
+  std::vector<std::string> ports(const std::string& bridge) const;
+
+  Result<PortStats> port_stats(const std::string& name) const;
+  std::vector<PmdStats> pmd_stats() const;
+  void clear_pmd_stats();
+  Result<std::vector<MacTableEntry>> mac_table(const std::string& bridge) const;
+  Result<MacTableCounters> mac_table_counters(const std::string& bridge) const;
+  Result<void> flush_macs(const std::string& bridge);
+
+  // Drains MAC-learning events and ages MAC tables. Non-blocking; returns the
+  // number of learning events handled.
+  size_t poll();
+  // A helper thread that calls poll() every millisecond until destruction,
+  // for users without an event loop of their own (tests, demo, benchmarks).
+  void start_control_thread();
+
+  struct Impl;
+
+ private:
+  explicit Dataplane(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trestle::dataplane

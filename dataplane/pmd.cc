@@ -1,0 +1,286 @@
+#include "dataplane/pmd.h"
+
+#include <pthread.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_prefetch.h>
+
+#include "vlan/normal.h"
+#include "vlan/tag.h"
+
+namespace trestle::dataplane {
+namespace {
+
+constexpr uint32_t kMaxEmits = kMaxPorts;
+
+Drop ingress_drop(vlan::IngressDrop d) {
+  switch (d) {
+    case vlan::IngressDrop::kTaggedOnAccess: return Drop::tagged_on_access;
+    case vlan::IngressDrop::kDoubleTaggedOnAccess: return Drop::double_tagged_on_access;
+    default: return Drop::vlan_not_trunked;
+  }
+}
+
+Drop normal_drop(vlan::NormalVerdict v) {
+  switch (v) {
+    case vlan::NormalVerdict::kSamePort: return Drop::same_port;
+    case vlan::NormalVerdict::kNotCarried: return Drop::not_carried;
+    default: return Drop::no_destination;
+  }
+}
+
+}  // namespace
+
+Pmd::Pmd(unsigned index, unsigned core, const std::atomic<const Snapshot*>* snapshot,
+         rte_rcu_qsbr* qsbr, rte_mempool* pool, uint32_t learn_queue_size, uint64_t tsc_base)
+    : index_(index),
+      core_(core),
+      snapshot_(snapshot),
+      qsbr_(qsbr),
+      pool_(pool),
+      tsc_base_(tsc_base),
+      tsc_hz_(rte_get_tsc_hz()),
+      ports_(new PortCounters[kMaxPorts]),
+      learn_q_(learn_queue_size),
+      tx_(new TxBatch[kMaxPorts]) {
+  dirty_.reserve(kMaxPorts);
+  outs_.resize(size_t{kMaxPatchDepth} * kMaxPorts);
+  emits_.resize(kMaxEmits);
+}
+
+Pmd::~Pmd() { stop(); }
+
+void Pmd::start() {
+  stop_.store(false, std::memory_order_relaxed);
+  thread_ = std::thread([this] { run(); });
+}
+
+void Pmd::stop() {
+  // Relaxed: the flag carries no data; join() orders everything after it.
+  stop_.store(true, std::memory_order_relaxed);
+  if (thread_.joinable()) thread_.join();
+}
+
+void Pmd::run() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core_, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  char name[16];
+  snprintf(name, sizeof(name), "pmd-c%02u", core_);
+  pthread_setname_np(pthread_self(), name);
+  // An lcore id gives this thread a mempool cache; without one it still works.
+  const bool registered = rte_thread_register() == 0;
+  rte_rcu_qsbr_thread_register(qsbr_, index_);
+  rte_rcu_qsbr_thread_online(qsbr_, index_);
+
+  rte_mbuf* pkts[kBurst];
+  while (!stop_.load(std::memory_order_relaxed)) {
+    // Acquire: pairs with the release store that published the snapshot, so
+    // everything the control thread wrote into it is visible here.
+    const Snapshot* s = snapshot_->load(std::memory_order_acquire);
+    const uint64_t t0 = rte_rdtsc();
+    now_sec_ = static_cast<uint32_t>((t0 - tsc_base_) / tsc_hz_);
+    uint32_t got = 0;
+    for (const RxqRef& q : s->pmd_rxqs[index_]) {
+      const uint16_t n = rte_eth_rx_burst(q.eth_port, q.queue, pkts, kBurst);
+      if (n == 0) continue;
+      got += n;
+      ports_[q.port].rx_packets.add(n);
+      for (uint16_t i = 0; i < n; ++i) {
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+        switch_packet(*s, q.port, pkts[i]);
+      }
+    }
+    flush_all(*s);
+    const uint64_t t1 = rte_rdtsc();
+    counters_.iterations.add(1);
+    if (got) {
+      counters_.busy_iterations.add(1);
+      counters_.busy_cycles.add(t1 - t0);
+      counters_.packets.add(got);
+    } else {
+      counters_.idle_cycles.add(t1 - t0);
+    }
+    // Nothing of `s` is held past this point: the control thread may free
+    // snapshots (and ports) older than the current one once every PMD has
+    // reported this.
+    rte_rcu_qsbr_quiescent(qsbr_, index_);
+  }
+  rte_rcu_qsbr_thread_offline(qsbr_, index_);
+  rte_rcu_qsbr_thread_unregister(qsbr_, index_);
+  if (registered) rte_thread_unregister();
+}
+
+// 8< switch_packet
+void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, rte_mbuf* m) {
+  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  const PortRt& p = s.ports[in_port];
+  ports_[in_port].rx_bytes.add(m->pkt_len);
+  const vlan::L2Header h = vlan::parse_l2(d, m->data_len);
+  if (h.status != vlan::L2Status::kOk) {
+    drop(in_port, h.status == vlan::L2Status::kRunt ? Drop::runt : Drop::truncated_vlan);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (m->pkt_len > p.max_frame + (h.tagged ? 4u : 0u) + (h.inner_tagged ? 4u : 0u)) {
+    drop(in_port, Drop::oversize);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  n_emits_ = 0;
+  forward(s, in_port, vlan::VlanStack::parse(d, m->data_len), vlan::load_mac(d),
+          vlan::load_mac(d + 6), m->pkt_len, 0);
+  if (n_emits_ == 0) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // Every output but the last gets a copy (their VLAN edits may differ).
+  for (uint32_t i = 0; i + 1 < n_emits_; ++i) {
+    rte_mbuf* c = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
+    if (!c) {
+      drop(emits_[i].port, Drop::no_mbuf);
+      continue;
+    }
+    send(s, c, emits_[i]);
+  }
+  send(s, m, emits_[n_emits_ - 1]);
+}
+// >8
+
+void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st, uint64_t dst,
+                  uint64_t src, uint32_t bytes, uint32_t depth) {
+  const PortRt& p = s.ports[in_port];
+  const BridgeRt& b = s.bridges[p.bridge];
+  const vlan::Ingress ig = p.vlan.ingress(st.header());
+  if (ig.drop != vlan::IngressDrop::kNone) {
+    drop(in_port, ingress_drop(ig.drop));
+    return;
+  }
+  if ((dst & 0xfffffffffff0ull) == 0x0180c2000000ull) {
+    drop(in_port, Drop::reserved_multicast);
+    return;
+  }
+  if (!vlan::is_multicast_mac(src) &&
+      b.macs->lookup_touch(ig.vlan, src, now_sec_) != static_cast<int32_t>(in_port)) {
+    if (learn_q_.push(LearnEvent{src, in_port, p.uid, ig.vlan, p.bridge}))
+      counters_.learn_events.add(1);
+    else
+      counters_.learn_queue_full.add(1);
+  }
+  int32_t learned = vlan::kNoPort;
+  const vlan::PortVlan* learned_vlan = nullptr;
+  if (!vlan::is_multicast_mac(dst)) {
+    learned = b.macs->lookup(ig.vlan, dst);
+    if (learned != vlan::kNoPort && static_cast<uint32_t>(learned) < s.ports.size()) {
+      const PortRt& o = s.ports[learned];
+      if (o.kind != PortKind::kAbsent && o.bridge == p.bridge) learned_vlan = &o.vlan;
+    }
+  }
+  vlan::NormalOutput* out = &outs_[size_t{depth} * kMaxPorts];
+  const vlan::NormalResult r =
+      vlan::normal_forward(b.ports, in_port, ig.vlan, learned, learned_vlan, out);
+  if (r.n_out == 0) {
+    drop(in_port, normal_drop(r.verdict));
+    return;
+  }
+  for (uint32_t i = 0; i < r.n_out; ++i) {
+    const uint32_t op = out[i].port;
+    const PortRt& o = s.ports[op];
+    vlan::VlanStack next = st;
+    next.egress(out[i].tagged, ig.vlan);
+    if (o.kind == PortKind::kPatch) {
+      // Same PMD pass, no queue, no copy: continue in the peer bridge.
+      ports_[op].tx_packets.add(1);
+      ports_[op].tx_bytes.add(bytes);
+      if (o.peer == kNoPeer) {
+        drop(op, Drop::patch_unconnected);
+        continue;
+      }
+      if (depth + 1 >= kMaxPatchDepth) {
+        drop(o.peer, Drop::patch_loop);
+        continue;
+      }
+      ports_[o.peer].rx_packets.add(1);
+      ports_[o.peer].rx_bytes.add(bytes);
+      forward(s, o.peer, next, dst, src, bytes, depth + 1);
+      continue;
+    }
+    if (n_emits_ == kMaxEmits) {
+      drop(op, Drop::too_many_outputs);
+      continue;
+    }
+    emits_[n_emits_++] = {op, next};
+  }
+}
+
+void Pmd::send(const Snapshot& s, rte_mbuf* m, const Emit& e) {
+  const vlan::VlanStack& v = e.vlans;
+  if (!v.unchanged()) {
+    for (uint8_t k = 0; k < v.popped; ++k) {
+      vlan::pop_tag(rte_pktmbuf_mtod(m, uint8_t*));
+      rte_pktmbuf_adj(m, vlan::kVlanHeaderLen);
+    }
+    if (v.pushed) {
+      auto* nd = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, vlan::kVlanHeaderLen));
+      if (!nd) {
+        drop(e.port, Drop::no_headroom);
+        rte_pktmbuf_free(m);
+        return;
+      }
+      vlan::push_tag(nd, v.top);
+    } else if (v.rewrite_outer()) {
+      vlan::store_be16(rte_pktmbuf_mtod(m, uint8_t*) + 14, v.top);
+    }
+  }
+  enqueue_tx(s, e.port, m);
+}
+
+void Pmd::enqueue_tx(const Snapshot& s, uint32_t port, rte_mbuf* m) {
+  TxBatch& b = tx_[port];
+  if (!b.listed) {
+    b.listed = true;
+    dirty_.push_back(port);  // each port at most once: reserved, never allocates
+  }
+  b.pkts[b.n++] = m;
+  b.bytes += m->pkt_len;
+  if (b.n == kBurst) flush_port(s, port);
+}
+
+void Pmd::flush_port(const Snapshot& s, uint32_t port) {
+  TxBatch& b = tx_[port];
+  if (b.n == 0) return;
+  const PortRt& o = s.ports[port];
+  const uint16_t q = static_cast<uint16_t>(index_ % o.n_txq);
+  uint16_t sent;
+  if (o.txq_shared) {
+    // Only PMDs contend for this lock, never the control thread.
+    rte_spinlock_lock(&o.tx_locks[q].lock);
+    sent = rte_eth_tx_burst(o.eth_port, q, b.pkts, b.n);
+    rte_spinlock_unlock(&o.tx_locks[q].lock);
+  } else {
+    sent = rte_eth_tx_burst(o.eth_port, q, b.pkts, b.n);
+  }
+  uint64_t unsent_bytes = 0;
+  for (uint16_t i = sent; i < b.n; ++i) {
+    unsent_bytes += b.pkts[i]->pkt_len;
+    rte_pktmbuf_free(b.pkts[i]);
+  }
+  PortCounters& c = ports_[port];
+  c.tx_packets.add(sent);
+  c.tx_bytes.add(b.bytes - unsent_bytes);
+  if (sent < b.n) c.drops[static_cast<size_t>(Drop::tx_failed)].add(b.n - sent);
+  b.n = 0;
+  b.bytes = 0;
+}
+
+void Pmd::flush_all(const Snapshot& s) {
+  for (uint32_t port : dirty_) {
+    flush_port(s, port);
+    tx_[port].listed = false;
+  }
+  dirty_.clear();
+}
+
+}  // namespace trestle::dataplane

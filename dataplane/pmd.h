@@ -1,0 +1,115 @@
+#pragma once
+// Pmd: one poll-mode thread, pinned to a core, run-to-completion: poll each
+// assigned rx queue for a burst, switch every packet with NORMAL across
+// bridges and patch ports, batch the outputs per port, flush them, report a
+// quiescent state, repeat.
+//
+// Thread-safety: the thread owns its counters and tx batches; the control
+// side reads counters with relaxed loads (they are monotonic, written by this
+// thread only) and drains learn_queue() as its single consumer.
+
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <boost/lockfree/spsc_queue.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "dataplane/drops.h"
+#include "dataplane/snapshot.h"
+#include "vlan/vlan_stack.h"
+
+namespace trestle::dataplane {
+
+inline constexpr uint16_t kBurst = 32;
+
+struct LearnEvent {
+  uint64_t mac;
+  uint32_t port;
+  uint32_t uid;
+  uint16_t vlan;
+  uint16_t bridge;
+};
+
+// Counters written by one PMD thread only: relaxed load + store, no
+// read-modify-write; readers sum them over PMDs with relaxed loads.
+struct Counter {
+  std::atomic<uint64_t> v{0};
+  void add(uint64_t n) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct PortCounters {
+  Counter rx_packets, rx_bytes, tx_packets, tx_bytes;
+  Counter drops[kNumDrops];
+};
+
+struct PmdCounters {
+  Counter iterations, busy_iterations, busy_cycles, idle_cycles, packets;
+  Counter learn_events, learn_queue_full;
+};
+
+class Pmd final {
+ public:
+  Pmd(unsigned index, unsigned core, const std::atomic<const Snapshot*>* snapshot,
+      rte_rcu_qsbr* qsbr, rte_mempool* pool, uint32_t learn_queue_size, uint64_t tsc_base);
+  ~Pmd();
+
+  void start();
+  void stop();
+
+  unsigned index() const { return index_; }
+  unsigned core() const { return core_; }
+  const PortCounters& port_counters(uint32_t port) const { return ports_[port]; }
+  const PmdCounters& counters() const { return counters_; }
+  boost::lockfree::spsc_queue<LearnEvent>& learn_queue() { return learn_q_; }
+
+ private:
+  struct TxBatch {
+    uint16_t n = 0;
+    bool listed = false;  // in dirty_
+    uint64_t bytes = 0;
+    rte_mbuf* pkts[kBurst];
+  };
+  struct Emit {
+    uint32_t port;
+    vlan::VlanStack vlans;
+  };
+
+  void run();
+  void switch_packet(const Snapshot& s, uint32_t in_port, rte_mbuf* m);
+  void forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st, uint64_t dst,
+               uint64_t src, uint32_t bytes, uint32_t depth);
+  void send(const Snapshot& s, rte_mbuf* m, const Emit& e);
+  void enqueue_tx(const Snapshot& s, uint32_t port, rte_mbuf* m);
+  void flush_port(const Snapshot& s, uint32_t port);
+  void flush_all(const Snapshot& s);
+  void drop(uint32_t port, Drop why) { ports_[port].drops[static_cast<size_t>(why)].add(1); }
+
+  const unsigned index_;
+  const unsigned core_;
+  const std::atomic<const Snapshot*>* snapshot_;
+  rte_rcu_qsbr* qsbr_;
+  rte_mempool* pool_;
+  const uint64_t tsc_base_;
+  const uint64_t tsc_hz_;
+  uint32_t now_sec_ = 0;
+
+  std::unique_ptr<PortCounters[]> ports_;
+  PmdCounters counters_;
+  boost::lockfree::spsc_queue<LearnEvent> learn_q_;
+
+  // Scratch, sized once: no allocation on the fast path.
+  std::unique_ptr<TxBatch[]> tx_;                   // by port index
+  std::vector<uint32_t> dirty_;                     // ports with a pending batch
+  std::vector<vlan::NormalOutput> outs_;            // kMaxPatchDepth * kMaxPorts
+  std::vector<Emit> emits_;                         // one packet's outputs
+  uint32_t n_emits_ = 0;
+
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace trestle::dataplane

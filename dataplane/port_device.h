@@ -1,0 +1,44 @@
+#pragma once
+// Turning a PortSpec into a started DPDK ethdev (or a patch port, which has
+// none), by type, as OVS names the types:
+//   dpdk                 options:dpdk-devargs (PCI address or vdev), n_rxq
+//   dpdkvhostuser        trestle serves <rundir>/<port name>; n_rxq
+//   dpdkvhostuserclient  trestle connects to options:vhost-server-path and
+//                        reconnects by itself when the peer restarts
+//   internal             a Linux tap named after the port (net_tap)
+//   patch                options:peer
+// Every misconfiguration is an Error naming the port and the option.
+//
+// Thread-safety: control thread only.
+
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+#include "dataplane/dataplane.h"
+
+struct rte_mempool;
+
+namespace trestle::dataplane {
+
+enum class PortType : uint8_t { kDpdk, kVhostUser, kVhostUserClient, kInternal, kPatch };
+
+struct EthDevice {
+  uint16_t port_id = 0;
+  std::string name;    // the ethdev / device name
+  bool owned = false;  // we probed it, so we detach it
+  uint16_t n_rxq = 0;
+  uint16_t n_txq = 0;
+};
+
+// Checks the type and options; returns the type.
+Result<PortType> validate_port_spec(const PortSpec& spec);
+
+// Probes, configures and starts the device behind a non-patch port.
+Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, const std::string& rundir,
+                                  unsigned n_pmds, uint32_t uid, rte_mempool* pool);
+
+// Stops, closes and (when owned) detaches it. No PMD may still poll it.
+void close_eth_device(const EthDevice& dev);
+
+}  // namespace trestle::dataplane
