@@ -179,8 +179,17 @@ Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, const std
   dev.n_txq = static_cast<uint16_t>(std::max<int>(1, std::min<int>(n_pmds, info.max_tx_queues)));
   if (dev.n_rxq == 0) return fail("device has no rx queue", EINVAL);
   rte_eth_conf conf{};
-  if ((rc = rte_eth_dev_configure(dev.port_id, dev.n_rxq, dev.n_txq, &conf)) != 0)
-    return fail("configure", rc);
+  if ((rc = rte_eth_dev_configure(dev.port_id, dev.n_rxq, dev.n_txq, &conf)) != 0 &&
+      dev.n_rxq != dev.n_txq) {
+    // Some devices (net_tap) want as many tx as rx queues: give both the
+    // larger count; every rx queue is polled.
+    const uint16_t n = std::max(dev.n_rxq, dev.n_txq);
+    if (n <= info.max_rx_queues && n <= info.max_tx_queues) {
+      dev.n_rxq = dev.n_txq = n;
+      rc = rte_eth_dev_configure(dev.port_id, n, n, &conf);
+    }
+  }
+  if (rc != 0) return fail("configure", rc);
   uint16_t rxd = 1024, txd = 1024;
   if (auto r = parse_count(spec, "n_rxq_desc", 1024, 4096)) rxd = static_cast<uint16_t>(r.value());
   if (auto r = parse_count(spec, "n_txq_desc", 1024, 4096)) txd = static_cast<uint16_t>(r.value());
