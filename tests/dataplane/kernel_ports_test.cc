@@ -110,7 +110,7 @@ TEST(MultiPmd, TwoPmdsShareATxQueue) {
   std::vector<std::unique_ptr<VirtioPeer>> vms;
   for (auto n : {"a", "b", "c"}) {
     ASSERT_TRUE(dp.add_port("br0", {n, "dpdkvhostuser", {}, access(1), {}}).ok());
-    vms.push_back(VirtioPeer::open(dir.path() + "/" + n, false));
+    vms.push_back(VirtioPeer::open(dir.path() + "/" + n, false, test_eal()));
     ASSERT_TRUE(vms.back()->wait_link());
   }
   auto pmds = dp.pmd_stats();

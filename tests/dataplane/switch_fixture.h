@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "dataplane/dataplane.h"
-#include "tests/support/peer.h"
+#include "tests/support/support.h"
 
 namespace trestle::testing {
 
@@ -40,7 +40,7 @@ class SwitchTest : public ::testing::Test {
   // A dpdkvhostuser port with a connected virtio-user VM.
   VirtioPeer& vm(const std::string& br, const std::string& name, vlan::PortVlanSettings v) {
     port(br, {name, "dpdkvhostuser", {}, v, {}});
-    auto peer = VirtioPeer::open(dir_.path() + "/" + name, false);
+    auto peer = VirtioPeer::open(dir_.path() + "/" + name, false, test_eal());
     EXPECT_TRUE(peer->wait_link());
     EXPECT_TRUE(wait_link(name));
     auto& ref = *peer;

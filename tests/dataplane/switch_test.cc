@@ -150,7 +150,7 @@ TEST_F(SwitchTest, ClientModePortReconnectsWhenThePeerRestarts) {
   // trestle starts first and keeps trying to connect, as when QEMU is not up
   // yet; a virtio-user server's probe waits in accept() for that connection.
   port("br0", {"vhuc", "dpdkvhostuserclient", {{"vhost-server-path", path}}, access(1), {}});
-  auto server = VirtioPeer::open(path, true);
+  auto server = VirtioPeer::open(path, true, test_eal());
   ASSERT_TRUE(server->wait_link());
   ASSERT_TRUE(wait_link("vhuc"));
   a.send({make_frame(kVm2, kVm1)});
@@ -158,7 +158,7 @@ TEST_F(SwitchTest, ClientModePortReconnectsWhenThePeerRestarts) {
 
   // QEMU goes away and comes back on the same socket.
   server.reset();
-  server = VirtioPeer::open(path, true);
+  server = VirtioPeer::open(path, true, test_eal());
   ASSERT_TRUE(server->wait_link(10000));
   ASSERT_TRUE(wait_link("vhuc", 10000));
   a.send({make_frame(kVm2, kVm1)});

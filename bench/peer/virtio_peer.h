@@ -1,25 +1,22 @@
 #pragma once
-// Test peers for the dataplane: a "VM" as a DPDK virtio-user device in the
-// test process (client of a dpdkvhostuser socket, or server for a
-// dpdkvhostuserclient port), frame builders, and an EAL started once per
-// test process with its own file prefix.
+// Peers of the switch for tests, the demo and benchmarks: a "VM" as a DPDK
+// virtio-user device in the caller's process (client of a dpdkvhostuser
+// socket, or server for a dpdkvhostuserclient port, as QEMU is), and frame
+// builders. The caller has started the EAL.
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace trestle::testing {
+namespace trestle::peer {
 
 using Frame = std::vector<uint8_t>;
-
-// Starts the EAL (no hugepages, a per-process file prefix) or fails the test
-// binary; returns the pool test peers allocate from.
-rte_mempool* test_eal();
 
 // An Ethernet frame: dst, src, optional 802.1Q tags (outermost first, each a
 // TCI), ethertype 0x0800 and zero payload up to `len` bytes in all.
@@ -34,7 +31,9 @@ class VirtioPeer {
  public:
   // server=false: connects to `path` (trestle is the vhost-user server);
   // server=true: listens on `path` (trestle's dpdkvhostuserclient connects).
-  static std::unique_ptr<VirtioPeer> open(const std::string& path, bool server);
+  // Frames to send are allocated from `pool`. Throws std::runtime_error.
+  static std::unique_ptr<VirtioPeer> open(const std::string& path, bool server,
+                                          rte_mempool* pool);
   ~VirtioPeer();
 
   uint16_t port() const { return port_; }
@@ -47,23 +46,21 @@ class VirtioPeer {
   // Whatever arrives within `ms`.
   std::vector<Frame> drain(int ms = 200) { return receive(SIZE_MAX, ms); }
 
+  // The fast, non-blocking pair for load: one tx burst of up to `n` copies
+  // of `f` (returns how many the ring took; the rest are freed) and one rx
+  // burst counted into `c` and freed.
+  uint16_t tx_copies(const Frame& f, uint16_t n);
+  struct RxCount {
+    uint64_t packets = 0, bytes = 0;
+    std::map<int, uint64_t> by_vid;  // outer VID, -1 for untagged
+  };
+  uint16_t rx_count(RxCount& c);
+
  private:
   VirtioPeer() = default;
   uint16_t port_ = 0;
   std::string name_;
+  rte_mempool* pool_ = nullptr;
 };
 
-// Runs a shell command; returns its exit status.
-int sh(const std::string& cmd);
-// A fresh directory under /tmp, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-}  // namespace trestle::testing
+}  // namespace trestle::peer

@@ -1,4 +1,4 @@
-#include "tests/support/peer.h"
+#include "bench/peer/virtio_peer.h"
 
 #include <rte_dev.h>
 #include <rte_errno.h>
@@ -10,30 +10,13 @@
 #include <stdexcept>
 #include <thread>
 
-#include "dataplane/eal.h"
 
-namespace trestle::testing {
+namespace trestle::peer {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-rte_mempool* g_pool = nullptr;
-
 }  // namespace
-
-rte_mempool* test_eal() {
-  if (g_pool) return g_pool;
-  dataplane::EalConfig cfg;
-  cfg.file_prefix = "trestle-test-" + std::to_string(getpid());
-  cfg.memory_mb = 768;
-  cfg.log_level = "*:warning";
-  auto r = dataplane::eal_init(cfg);
-  if (!r) throw std::runtime_error(r.error().message);
-  g_pool = rte_pktmbuf_pool_create("test_peers", 8192, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                   SOCKET_ID_ANY);
-  if (!g_pool) throw std::runtime_error("cannot create the test mbuf pool");
-  return g_pool;
-}
 
 Frame make_frame(uint64_t dst, uint64_t src, std::vector<uint16_t> tags, uint32_t len,
                  uint16_t tpid) {
@@ -68,10 +51,11 @@ std::optional<uint16_t> frame_vid(const Frame& f) {
   return static_cast<uint16_t>((f[14] << 8 | f[15]) & 0x0fff);
 }
 
-std::unique_ptr<VirtioPeer> VirtioPeer::open(const std::string& path, bool server) {
+std::unique_ptr<VirtioPeer> VirtioPeer::open(const std::string& path, bool server,
+                                             rte_mempool* pool) {
   static int counter = 0;
-  rte_mempool* pool = test_eal();
   std::unique_ptr<VirtioPeer> p(new VirtioPeer);
+  p->pool_ = pool;
   p->name_ = "net_virtio_user" + std::to_string(counter++);
   std::string args = "path=" + path + ",queues=1,queue_size=1024" + (server ? ",server=1" : "");
   if (rte_dev_probe((p->name_ + "," + args).c_str()) != 0)
@@ -108,7 +92,7 @@ size_t VirtioPeer::send(const std::vector<Frame>& frames) {
   size_t sent = 0;
   auto end = Clock::now() + std::chrono::seconds(1);
   for (const Frame& f : frames) {
-    rte_mbuf* m = rte_pktmbuf_alloc(test_eal());
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
     if (!m) break;
     char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(f.size()));
     if (!d) {
@@ -126,6 +110,33 @@ size_t VirtioPeer::send(const std::vector<Frame>& frames) {
     ++sent;
   }
   return sent;
+}
+
+uint16_t VirtioPeer::tx_copies(const Frame& f, uint16_t n) {
+  rte_mbuf* pkts[64];
+  n = std::min<uint16_t>(n, 64);
+  if (rte_pktmbuf_alloc_bulk(pool_, pkts, n) != 0) return 0;
+  for (uint16_t i = 0; i < n; ++i)
+    memcpy(rte_pktmbuf_append(pkts[i], static_cast<uint16_t>(f.size())), f.data(), f.size());
+  const uint16_t sent = rte_eth_tx_burst(port_, 0, pkts, n);
+  for (uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+  return sent;
+}
+
+uint16_t VirtioPeer::rx_count(RxCount& c) {
+  rte_mbuf* pkts[64];
+  const uint16_t n = rte_eth_rx_burst(port_, 0, pkts, 64);
+  for (uint16_t i = 0; i < n; ++i) {
+    const auto* d = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
+    int vid = -1;
+    if (pkts[i]->data_len >= 18 && ((d[12] == 0x81 && d[13] == 0x00) || (d[12] == 0x88 && d[13] == 0xa8)))
+      vid = (d[14] << 8 | d[15]) & 0x0fff;
+    ++c.by_vid[vid];
+    c.bytes += pkts[i]->pkt_len;
+    rte_pktmbuf_free(pkts[i]);
+  }
+  c.packets += n;
+  return n;
 }
 
 std::vector<Frame> VirtioPeer::receive(size_t count, int timeout_ms) {
@@ -147,20 +158,4 @@ std::vector<Frame> VirtioPeer::receive(size_t count, int timeout_ms) {
   return out;
 }
 
-int sh(const std::string& cmd) {
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/trestle-test-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-}  // namespace trestle::testing
+}  // namespace trestle::peer

@@ -1,0 +1,17 @@
+#pragma once
+// Human-readable renderings of the dataplane's statistics, in the layout of
+// `ovs-appctl dpif-netdev/pmd-stats-show` so figures compare line by line.
+
+#include <string>
+#include <vector>
+
+#include "dataplane/dataplane.h"
+
+namespace trestle::dataplane {
+
+std::string format_pmd_stats(const std::vector<PmdStats>& pmds);
+// One line per port: rx/tx packets and bytes, drops, and each nonzero drop
+// reason by name.
+std::string format_port_stats(const std::string& name, const PortStats& st);
+
+}  // namespace trestle::dataplane
