@@ -7,6 +7,7 @@
 #include <rte_rcu_qsbr.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -135,6 +136,12 @@ void Dataplane::Impl::publish() {
     r.present = true;
     r.macs = b->macs.get();
     for (uint32_t idx : b->ports) r.ports.push_back({idx, &s->ports[idx].vlan});
+  }
+  for (const PortRt& r : s->ports) {
+    if (r.kind != PortKind::kPatch || r.peer == kNoPeer) continue;
+    const vlan::MacTable* t = s->bridges[s->ports[r.peer].bridge].macs;
+    auto& nb = s->bridges[r.bridge].patch_neighbours;
+    if (std::find(nb.begin(), nb.end(), t) == nb.end()) nb.push_back(t);
   }
   s->pmd_rxqs.resize(n_pmds);
   for (const auto& p : ports) {

@@ -79,6 +79,7 @@ class Pmd final {
   };
 
   void run();
+  void process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, uint16_t n);
   void switch_packet(const Snapshot& s, uint32_t in_port, rte_mbuf* m);
   void forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st, uint64_t dst,
                uint64_t src, uint32_t bytes, uint32_t depth);

@@ -43,6 +43,9 @@ struct BridgeRt {
   bool present = false;
   vlan::MacTable* macs = nullptr;  // owned by the control-side bridge
   std::vector<vlan::NormalPort> ports;  // flood list; vlan points into Snapshot::ports
+  // MAC tables of the bridges this one's connected patch ports lead to: a
+  // burst prefetches its slots there too.
+  std::vector<const vlan::MacTable*> patch_neighbours;
 };
 
 struct RxqRef {

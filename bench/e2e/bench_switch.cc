@@ -1,0 +1,116 @@
+// trestle-bench-switch: trestle's dataplane in a process of its own with a
+// benchmark topology, the PMD on --pmd-core, serving vhost-user sockets in
+// --rundir (until trestled takes stock ovs-vsctl, this is how benchmarks
+// configure it):
+//   ref: br-int {vm: dpdkvhostuser access tag 1, int-br-eth0: patch}
+//        br-eth0 {phy-br-eth0: patch, nic: dpdkvhostuser trunk}
+//   b1:  br0 {vm, nic: dpdkvhostuser access tag 1}
+// Signals: SIGUSR1 clears the PMD counters, SIGUSR2 prints them (key=value,
+// the same figures as ovs-appctl dpif-netdev/pmd-stats-show), SIGTERM/SIGINT
+// exits. Prints "ready" once the sockets exist.
+
+#include <getopt.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+#include "dataplane/dataplane.h"
+#include "dataplane/eal.h"
+
+using namespace trestle;
+
+int main(int argc, char** argv) {
+  std::string rundir, topology = "ref";
+  unsigned pmd_core = 1, mac_table_size = vlan::kDefaultMacTableSize;
+  int ctl_core = 0;
+  static option opts[] = {{"rundir", required_argument, nullptr, 'r'},
+                          {"topology", required_argument, nullptr, 't'},
+                          {"pmd-core", required_argument, nullptr, 'p'},
+                          {"control-core", required_argument, nullptr, 'c'},
+                          {"mac-table-size", required_argument, nullptr, 'm'},
+                          {nullptr, 0, nullptr, 0}};
+  for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
+    switch (c) {
+      case 'r': rundir = optarg; break;
+      case 't': topology = optarg; break;
+      case 'p': pmd_core = static_cast<unsigned>(std::stoul(optarg)); break;
+      case 'c': ctl_core = std::stoi(optarg); break;
+      case 'm': mac_table_size = static_cast<unsigned>(std::stoul(optarg)); break;
+      default:
+        fprintf(stderr, "usage: trestle-bench-switch --rundir DIR [--topology ref|b1] "
+                        "[--pmd-core N] [--mac-table-size N]\n");
+        return 2;
+    }
+  }
+  if (rundir.empty() || (topology != "ref" && topology != "b1")) {
+    fprintf(stderr, "trestle-bench-switch: --rundir is required; --topology is ref or b1\n");
+    return 2;
+  }
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // every thread inherits the mask
+
+  dataplane::EalConfig eal;
+  eal.file_prefix = "trestle-bench-" + std::to_string(getpid());
+  eal.control_core = ctl_core;
+  eal.log_level = "*:error";
+  auto fail = [](const Error& e) {
+    fprintf(stderr, "trestle-bench-switch: %s\n", e.message.c_str());
+    return 1;
+  };
+  if (auto r = dataplane::eal_init(eal); !r) return fail(r.error());
+  dataplane::DataplaneConfig cfg;
+  cfg.rundir = rundir;
+  cfg.pmd_cores = {pmd_core};
+  auto dpr = dataplane::Dataplane::create(cfg);
+  if (!dpr) return fail(dpr.error());
+  auto& dp = *dpr.value();
+  dp.start_control_thread();
+  dataplane::BridgeSettings bs;
+  bs.mac_table_size = mac_table_size;
+  const vlan::PortVlanSettings access1{"access", 1, {}}, trunk{"trunk", std::nullopt, {}};
+  std::vector<Result<void>> steps;
+  if (topology == "ref") {
+    steps.push_back(dp.add_bridge("br-int", bs));
+    steps.push_back(dp.add_bridge("br-eth0", bs));
+    steps.push_back(dp.add_port("br-int", {"vm", "dpdkvhostuser", {}, access1, {}}));
+    steps.push_back(dp.add_port("br-int", {"int-br-eth0", "patch", {{"peer", "phy-br-eth0"}}, trunk, {}}));
+    steps.push_back(dp.add_port("br-eth0", {"phy-br-eth0", "patch", {{"peer", "int-br-eth0"}}, trunk, {}}));
+    steps.push_back(dp.add_port("br-eth0", {"nic", "dpdkvhostuser", {}, trunk, {}}));
+  } else {
+    steps.push_back(dp.add_bridge("br0", bs));
+    steps.push_back(dp.add_port("br0", {"vm", "dpdkvhostuser", {}, access1, {}}));
+    steps.push_back(dp.add_port("br0", {"nic", "dpdkvhostuser", {}, access1, {}}));
+  }
+  for (auto& s : steps)
+    if (!s) return fail(s.error());
+  printf("ready\n");
+  fflush(stdout);
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig == SIGUSR1) {
+      dp.clear_pmd_stats();
+    } else if (sig == SIGUSR2) {
+      for (const auto& p : dp.pmd_stats())
+        printf("pmd_core=%u\npackets=%" PRIu64 "\nbusy_cycles=%" PRIu64 "\nidle_cycles=%" PRIu64
+               "\ncycles_per_packet=%.2f\nlearn_events=%" PRIu64 "\nlearn_queue_full=%" PRIu64
+               "\ntsc_hz=%" PRIu64 "\n",
+               p.core, p.packets, p.busy_cycles, p.idle_cycles, p.cycles_per_packet(),
+               p.learn_events, p.learn_queue_full, p.tsc_hz);
+      for (const char* br : {"br-int", "br0"})
+        if (auto c = dp.mac_table_counters(br); c.ok())
+          printf("macs_learned=%u\nmac_table_full=%" PRIu64 "\n", c->size, c->table.table_full);
+      fflush(stdout);
+    } else {
+      break;
+    }
+  }
+  dpr.value().reset();
+  return 0;
+}
