@@ -109,6 +109,7 @@ void Dataplane::Impl::publish() {
   auto s = std::make_unique<Snapshot>();
   s->version = ++version;
   s->ports.resize(ports.size());
+  s->n_ports = static_cast<uint32_t>(ports.size());
   const unsigned n_pmds = static_cast<unsigned>(pmds.size());
   for (const auto& p : ports) {
     if (!p) continue;
@@ -173,6 +174,7 @@ PmdStats Dataplane::Impl::raw_pmd_stats(size_t i) const {
   const PmdCounters& c = p.counters();
   PmdStats st;
   st.core = p.core();
+  st.lcore = p.lcore();
   st.iterations = c.iterations.get();
   st.busy_iterations = c.busy_iterations.get();
   st.busy_cycles = c.busy_cycles.get();
@@ -211,7 +213,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& cfg)
                                                impl->tsc_base));
   impl->pmd_baseline.resize(n_pmds);
   impl->publish();  // an empty snapshot before any PMD runs
-  for (auto& p : impl->pmds) p->start();
+  if (cfg.start_pmd_threads)
+    for (auto& p : impl->pmds) p->start();
   return std::unique_ptr<Dataplane>(new Dataplane(std::move(impl)));
 }
 
@@ -490,6 +493,11 @@ size_t Dataplane::poll() {
       if (b) b->macs->age(now, b->settings.mac_aging_sec);
   }
   return handled;
+}
+
+uint32_t Dataplane::run_pmd_iteration(unsigned pmd) {
+  if (impl_->cfg.start_pmd_threads || pmd >= impl_->pmds.size()) return 0;
+  return impl_->pmds[pmd]->iterate();
 }
 
 void Dataplane::start_control_thread() {

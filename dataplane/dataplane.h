@@ -38,6 +38,9 @@ struct DataplaneConfig {
   std::vector<unsigned> pmd_cores;              // empty: the last allowed CPU
   uint32_t n_mbufs = 16384;
   uint32_t learn_queue_size = 8192;  // per PMD
+  // false: no PMD threads; the caller drives each PMD with
+  // run_pmd_iteration() on its own thread (benchmarks, deterministic tests).
+  bool start_pmd_threads = true;
 };
 
 struct BridgeSettings {
@@ -66,6 +69,7 @@ struct PortStats {
 
 struct PmdStats {
   unsigned core = 0;
+  int lcore = -1;  // EAL lcore id (-1: unregistered, mempool without cache)
   uint64_t iterations = 0, busy_iterations = 0;
   uint64_t busy_cycles = 0;   // cycles of iterations that received packets
   uint64_t idle_cycles = 0;   // cycles of iterations that received none
@@ -121,6 +125,11 @@ class Dataplane {
   // A helper thread that calls poll() every millisecond until destruction,
   // for users without an event loop of their own (tests, demo, benchmarks).
   void start_control_thread();
+
+  // With start_pmd_threads = false only: one poll-loop iteration of PMD
+  // `pmd` on the calling thread, which must also be the one that
+  // reconfigures (no RCU reader is registered). Returns packets received.
+  uint32_t run_pmd_iteration(unsigned pmd);
 
   struct Impl;
 

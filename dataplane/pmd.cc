@@ -62,6 +62,35 @@ void Pmd::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+// 8< iterate
+uint32_t Pmd::iterate() {
+  // Acquire: pairs with the release store that published the snapshot, so
+  // everything the control thread wrote into it is visible here.
+  const Snapshot* s = snapshot_->load(std::memory_order_acquire);
+  const uint64_t t0 = rte_rdtsc();
+  now_sec_ = static_cast<uint32_t>((t0 - tsc_base_) / tsc_hz_);
+  uint32_t got = 0;
+  rte_mbuf* pkts[kBurst];
+  for (const RxqRef& q : s->pmd_rxqs[index_]) {
+    const uint16_t n = rte_eth_rx_burst(q.eth_port, q.queue, pkts, kBurst);
+    if (n == 0) continue;
+    got += n;
+    process_burst(*s, q.port, pkts, n);
+  }
+  flush_all(*s);
+  const uint64_t t1 = rte_rdtsc();
+  counters_.iterations.add(1);
+  if (got) {
+    counters_.busy_iterations.add(1);
+    counters_.busy_cycles.add(t1 - t0);
+    counters_.packets.add(got);
+  } else {
+    counters_.idle_cycles.add(t1 - t0);
+  }
+  return got;
+}
+// >8
+
 void Pmd::run() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -72,36 +101,15 @@ void Pmd::run() {
   pthread_setname_np(pthread_self(), name);
   // An lcore id gives this thread a mempool cache; without one it still works.
   const bool registered = rte_thread_register() == 0;
+  lcore_.store(registered ? rte_lcore_id() : -1, std::memory_order_relaxed);
   rte_rcu_qsbr_thread_register(qsbr_, index_);
   rte_rcu_qsbr_thread_online(qsbr_, index_);
 
-  rte_mbuf* pkts[kBurst];
   while (!stop_.load(std::memory_order_relaxed)) {
-    // Acquire: pairs with the release store that published the snapshot, so
-    // everything the control thread wrote into it is visible here.
-    const Snapshot* s = snapshot_->load(std::memory_order_acquire);
-    const uint64_t t0 = rte_rdtsc();
-    now_sec_ = static_cast<uint32_t>((t0 - tsc_base_) / tsc_hz_);
-    uint32_t got = 0;
-    for (const RxqRef& q : s->pmd_rxqs[index_]) {
-      const uint16_t n = rte_eth_rx_burst(q.eth_port, q.queue, pkts, kBurst);
-      if (n == 0) continue;
-      got += n;
-      process_burst(*s, q.port, pkts, n);
-    }
-    flush_all(*s);
-    const uint64_t t1 = rte_rdtsc();
-    counters_.iterations.add(1);
-    if (got) {
-      counters_.busy_iterations.add(1);
-      counters_.busy_cycles.add(t1 - t0);
-      counters_.packets.add(got);
-    } else {
-      counters_.idle_cycles.add(t1 - t0);
-    }
-    // Nothing of `s` is held past this point: the control thread may free
-    // snapshots (and ports) older than the current one once every PMD has
-    // reported this.
+    iterate();
+    // Nothing of the snapshot is held past this point: the control thread
+    // may free snapshots (and ports) older than the current one once every
+    // PMD has reported this.
     rte_rcu_qsbr_quiescent(qsbr_, index_);
   }
   rte_rcu_qsbr_thread_offline(qsbr_, index_);
@@ -111,50 +119,55 @@ void Pmd::run() {
 
 // 8< process_burst
 void Pmd::process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, uint16_t n) {
-  ports_[in_port].rx_packets.add(n);
-  // Stage 1: prefetch the MAC-table slots every packet will look up (source
-  // and destination, in the input bridge and the bridges its patch ports
-  // lead to), so a burst's cache misses overlap. The frames themselves are
-  // already in cache: the rx copy just wrote them.
   const PortRt& p = s.ports[in_port];
   const BridgeRt& b = s.bridges[p.bridge];
+  // Stage 1: parse each frame once, drop the malformed, and prefetch the
+  // MAC-table slots every packet will look up (source and destination, in
+  // the input bridge and the bridges its patch ports lead to), so a burst's
+  // cache misses overlap. The frames are in cache: the rx copy just wrote
+  // them.
+  uint64_t bytes = 0;
+  uint16_t kept = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    const uint8_t* d = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
-    const vlan::L2Header h = vlan::parse_l2(d, pkts[i]->data_len);
-    if (h.status != vlan::L2Status::kOk) continue;
-    const vlan::Ingress ig = p.vlan.ingress(h);
-    const uint64_t dst = vlan::load_mac(d), src = vlan::load_mac(d + 6);
-    b.macs->prefetch(ig.vlan, src);
-    b.macs->prefetch(ig.vlan, dst);
+    rte_mbuf* m = pkts[i];
+    const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
+    bytes += m->pkt_len;
+    const vlan::L2Header h = vlan::parse_l2(d, m->data_len);
+    if (h.status != vlan::L2Status::kOk) {
+      drop(in_port, h.status == vlan::L2Status::kRunt ? Drop::runt : Drop::truncated_vlan);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (m->pkt_len > p.max_frame + (h.tagged ? 4u : 0u) + (h.inner_tagged ? 4u : 0u)) {
+      drop(in_port, Drop::oversize);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    Meta& mt = meta_[kept++];
+    mt.m = m;
+    mt.dst = vlan::load_mac(d);
+    mt.src = vlan::load_mac(d + 6);
+    mt.vlans = vlan::VlanStack::parse(d, m->data_len);
+    const uint16_t v = p.vlan.ingress(h).vlan;
+    b.macs->prefetch(v, mt.src);
+    b.macs->prefetch(v, mt.dst);
     for (const vlan::MacTable* t : b.patch_neighbours) {
-      t->prefetch(ig.vlan, src);
-      t->prefetch(ig.vlan, dst);
+      t->prefetch(v, mt.src);
+      t->prefetch(v, mt.dst);
     }
   }
+  ports_[in_port].rx_packets.add(n);
+  ports_[in_port].rx_bytes.add(bytes);
   // Stage 2: switch them.
-  for (uint16_t i = 0; i < n; ++i) switch_packet(s, in_port, pkts[i]);
+  for (uint16_t i = 0; i < kept; ++i) switch_packet(s, in_port, meta_[i]);
 }
 // >8
 
 // 8< switch_packet
-void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, rte_mbuf* m) {
-  const uint8_t* d = rte_pktmbuf_mtod(m, const uint8_t*);
-  const PortRt& p = s.ports[in_port];
-  ports_[in_port].rx_bytes.add(m->pkt_len);
-  const vlan::L2Header h = vlan::parse_l2(d, m->data_len);
-  if (h.status != vlan::L2Status::kOk) {
-    drop(in_port, h.status == vlan::L2Status::kRunt ? Drop::runt : Drop::truncated_vlan);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  if (m->pkt_len > p.max_frame + (h.tagged ? 4u : 0u) + (h.inner_tagged ? 4u : 0u)) {
-    drop(in_port, Drop::oversize);
-    rte_pktmbuf_free(m);
-    return;
-  }
+void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, const Meta& mt) {
+  rte_mbuf* m = mt.m;
   n_emits_ = 0;
-  forward(s, in_port, vlan::VlanStack::parse(d, m->data_len), vlan::load_mac(d),
-          vlan::load_mac(d + 6), m->pkt_len, 0);
+  forward(s, in_port, mt.vlans, mt.dst, mt.src, m->pkt_len, 0);
   if (n_emits_ == 0) {
     rte_pktmbuf_free(m);
     return;
@@ -196,7 +209,7 @@ void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st
   const vlan::PortVlan* learned_vlan = nullptr;
   if (!vlan::is_multicast_mac(dst)) {
     learned = b.macs->lookup(ig.vlan, dst);
-    if (learned != vlan::kNoPort && static_cast<uint32_t>(learned) < s.ports.size()) {
+    if (learned != vlan::kNoPort && static_cast<uint32_t>(learned) < s.n_ports) {
       const PortRt& o = s.ports[learned];
       if (o.kind != PortKind::kAbsent && o.bridge == p.bridge) learned_vlan = &o.vlan;
     }
@@ -211,8 +224,6 @@ void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st
   for (uint32_t i = 0; i < r.n_out; ++i) {
     const uint32_t op = out[i].port;
     const PortRt& o = s.ports[op];
-    vlan::VlanStack next = st;
-    next.egress(out[i].tagged, ig.vlan);
     if (o.kind == PortKind::kPatch) {
       // Same PMD pass, no queue, no copy: continue in the peer bridge.
       ports_[op].tx_packets.add(1);
@@ -227,6 +238,8 @@ void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st
       }
       ports_[o.peer].rx_packets.add(1);
       ports_[o.peer].rx_bytes.add(bytes);
+      vlan::VlanStack next = st;
+      next.egress(out[i].tagged, ig.vlan);
       forward(s, o.peer, next, dst, src, bytes, depth + 1);
       continue;
     }
@@ -234,7 +247,11 @@ void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st
       drop(op, Drop::too_many_outputs);
       continue;
     }
-    emits_[n_emits_++] = {op, next};
+    // Built in place: no temporary stack copy on the common path.
+    Emit& e = emits_[n_emits_++];
+    e.port = op;
+    e.vlans = st;
+    e.vlans.egress(out[i].tagged, ig.vlan);
   }
 }
 

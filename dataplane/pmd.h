@@ -59,9 +59,15 @@ class Pmd final {
 
   void start();
   void stop();
+  // One poll-loop iteration on the caller's thread (benchmarks and
+  // deterministic tests run a PMD this way instead of start()); returns the
+  // packets received. Never concurrently with the thread.
+  uint32_t iterate();
 
   unsigned index() const { return index_; }
   unsigned core() const { return core_; }
+  // The EAL lcore id the thread registered as (-1: none, so no mempool cache).
+  int lcore() const { return lcore_.load(std::memory_order_relaxed); }
   const PortCounters& port_counters(uint32_t port) const { return ports_[port]; }
   const PmdCounters& counters() const { return counters_; }
   boost::lockfree::spsc_queue<LearnEvent>& learn_queue() { return learn_q_; }
@@ -77,10 +83,16 @@ class Pmd final {
     uint32_t port;
     vlan::VlanStack vlans;
   };
+  // A received packet after stage 1 of process_burst.
+  struct Meta {
+    rte_mbuf* m;
+    uint64_t dst, src;
+    vlan::VlanStack vlans;
+  };
 
   void run();
   void process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, uint16_t n);
-  void switch_packet(const Snapshot& s, uint32_t in_port, rte_mbuf* m);
+  void switch_packet(const Snapshot& s, uint32_t in_port, const Meta& mt);
   void forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st, uint64_t dst,
                uint64_t src, uint32_t bytes, uint32_t depth);
   void send(const Snapshot& s, rte_mbuf* m, const Emit& e);
@@ -107,9 +119,11 @@ class Pmd final {
   std::vector<uint32_t> dirty_;                     // ports with a pending batch
   std::vector<vlan::NormalOutput> outs_;            // kMaxPatchDepth * kMaxPorts
   std::vector<Emit> emits_;                         // one packet's outputs
+  Meta meta_[kBurst];
   uint32_t n_emits_ = 0;
 
   std::atomic<bool> stop_{false};
+  std::atomic<int> lcore_{-1};
   std::thread thread_;
 };
 

@@ -150,23 +150,21 @@ Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, const std
     return make_error("port " + n + ": could not attach DPDK device \"" + devargs +
                       "\": " + errno_text(rc));
   }
-  if (rte_eth_dev_get_port_by_name(dev.name.c_str(), &dev.port_id) != 0) {
-    // A PCI address may be written in a shorter form than DPDK's name for it.
-    bool found = false;
-    uint16_t pid;
-    RTE_ETH_FOREACH_DEV(pid) {
-      char nm[RTE_ETH_NAME_MAX_LEN];
-      if (rte_eth_dev_get_name_by_port(pid, nm) == 0 &&
-          std::string(nm).find(dev.name) != std::string::npos) {
-        dev.port_id = pid;
-        found = true;
-        break;
-      }
+  // The device's first ethdev port: by the device's name (a PCI address, a
+  // vdev name), else by the ethdev's own name.
+  bool found = false;
+  uint16_t pid;
+  RTE_ETH_FOREACH_DEV(pid) {
+    rte_eth_dev_info di;
+    if (rte_eth_dev_info_get(pid, &di) == 0 && di.device && dev.name == rte_dev_name(di.device)) {
+      dev.port_id = pid;
+      found = true;
+      break;
     }
-    if (!found) {
-      if (dev.owned) rte_eal_hotplug_remove("vdev", dev.name.c_str());
-      return make_error("port " + n + ": device \"" + dev.name + "\" attached but has no ethdev port");
-    }
+  }
+  if (!found && rte_eth_dev_get_port_by_name(dev.name.c_str(), &dev.port_id) != 0) {
+    if (dev.owned) rte_eal_hotplug_remove("vdev", dev.name.c_str());
+    return make_error("port " + n + ": device \"" + dev.name + "\" attached but has no ethdev port");
   }
 
   auto fail = [&](const std::string& what, int code) -> Error {

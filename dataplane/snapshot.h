@@ -56,6 +56,7 @@ struct RxqRef {
 
 struct Snapshot {
   uint64_t version = 0;
+  uint32_t n_ports = 0;         // ports.size(), without a division per packet
   std::vector<PortRt> ports;    // by port index
   std::vector<BridgeRt> bridges;  // by bridge index
   std::vector<std::vector<RxqRef>> pmd_rxqs;  // by PMD index

@@ -98,10 +98,10 @@ int main(int argc, char** argv) {
       dp.clear_pmd_stats();
     } else if (sig == SIGUSR2) {
       for (const auto& p : dp.pmd_stats())
-        printf("pmd_core=%u\npackets=%" PRIu64 "\nbusy_cycles=%" PRIu64 "\nidle_cycles=%" PRIu64
+        printf("pmd_core=%u\npmd_lcore=%d\npackets=%" PRIu64 "\nbusy_cycles=%" PRIu64 "\nidle_cycles=%" PRIu64
                "\ncycles_per_packet=%.2f\nlearn_events=%" PRIu64 "\nlearn_queue_full=%" PRIu64
                "\ntsc_hz=%" PRIu64 "\n",
-               p.core, p.packets, p.busy_cycles, p.idle_cycles, p.cycles_per_packet(),
+               p.core, p.lcore, p.packets, p.busy_cycles, p.idle_cycles, p.cycles_per_packet(),
                p.learn_events, p.learn_queue_full, p.tsc_hz);
       for (const char* br : {"br-int", "br0"})
         if (auto c = dp.mac_table_counters(br); c.ok())
