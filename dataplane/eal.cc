@@ -77,6 +77,26 @@ Result<void> eal_init(const EalConfig& cfg) {
 
 bool eal_initialized() { return g_ok; }
 
+Result<std::vector<unsigned>> parse_cpu_mask(const std::string& mask) {
+  std::string hex = mask;
+  if (hex.size() > 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) hex = hex.substr(2);
+  if (hex.empty() || hex.size() > 256)
+    return make_error("pmd-cpu-mask \"" + mask + "\" is not a hexadecimal CPU mask");
+  std::vector<unsigned> cpus;
+  for (size_t i = 0; i < hex.size(); ++i) {
+    const char c = hex[hex.size() - 1 - i];
+    int v;
+    if (c >= '0' && c <= '9') v = c - '0';
+    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    else return make_error("pmd-cpu-mask \"" + mask + "\" is not a hexadecimal CPU mask");
+    for (unsigned b = 0; b < 4; ++b)
+      if (v >> b & 1) cpus.push_back(static_cast<unsigned>(i * 4 + b));
+  }
+  if (cpus.empty()) return make_error("pmd-cpu-mask \"" + mask + "\" names no CPU");
+  return cpus;
+}
+
 const std::vector<unsigned>& allowed_cpus() {
   if (g_allowed.empty()) g_allowed = current_cpus();
   return g_allowed;

@@ -31,6 +31,10 @@ Result<void> eal_init(const EalConfig& cfg);
 
 bool eal_initialized();
 
+// other_config:pmd-cpu-mask as OVS reads it: a hexadecimal CPU mask, with
+// or without "0x" ("6" = CPUs 1 and 2). Errors name the bad input.
+Result<std::vector<unsigned>> parse_cpu_mask(const std::string& mask);
+
 // The CPUs this process could run on before the EAL pinned its main thread.
 const std::vector<unsigned>& allowed_cpus();
 

@@ -236,6 +236,26 @@ TEST_F(SwitchTest, MacTableLimitRefusesNewEntriesAndCounts) {
   EXPECT_EQ(c->table.table_full, 3u);
 }
 
+TEST_F(SwitchTest, LearnedMacsAgeOut) {
+  dataplane::BridgeSettings s;
+  s.mac_aging_sec = 1;
+  bridge("br0", s);
+  VirtioPeer& a = vm("br0", "a", access(1));
+  VirtioPeer& b = vm("br0", "b", access(1));
+  VirtioPeer& c = vm("br0", "c", access(1));
+  b.send({make_frame(kVm1, kVm2)});
+  ASSERT_TRUE(wait_learned("br0", kVm2));
+  a.drain(50);
+  c.drain(50);
+  // Idle for longer than the aging time: the entry goes, so traffic to it
+  // floods again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_TRUE(dp_->mac_table("br0")->empty());
+  EXPECT_GE(dp_->mac_table_counters("br0")->table.aged, 1u);
+  a.send({make_frame(kVm2, kVm1)});
+  EXPECT_EQ(c.receive(1).size(), 1u);
+}
+
 TEST_F(SwitchTest, PatchLoopIsCutAndCounted) {
   bridge("b1");
   bridge("b2");
