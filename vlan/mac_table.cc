@@ -82,49 +82,39 @@ void MacTable::remove(Slot& s) {
   ++tombstones_;
 }
 
-size_t MacTable::age(uint32_t now, uint32_t max_age_sec) {
+template <typename Pred>
+size_t MacTable::remove_if(Pred pred) {
   Slots* t = slots_.load(std::memory_order_relaxed);
   size_t removed = 0;
   for (uint32_t i = 0; i <= t->mask; ++i) {
     Slot& s = t->slot[i];
-    if (!(s.key.load(std::memory_order_relaxed) & kLive)) continue;
-    uint32_t seen = s.last_seen.load(std::memory_order_relaxed);
-    // Unsigned difference: a touch from a reader may be newer than `now`.
-    if (static_cast<int32_t>(now - seen) >= static_cast<int32_t>(max_age_sec)) {
+    const uint64_t k = s.key.load(std::memory_order_relaxed);
+    if ((k & kLive) && pred(k, s)) {
       remove(s);
       ++removed;
     }
   }
+  return removed;
+}
+
+size_t MacTable::age(uint32_t now, uint32_t max_age_sec) {
+  const size_t removed = remove_if([&](uint64_t, const Slot& s) {
+    // Signed difference: a reader's touch may be newer than `now`.
+    return static_cast<int32_t>(now - s.last_seen.load(std::memory_order_relaxed)) >=
+           static_cast<int32_t>(max_age_sec);
+  });
   stats_.aged += removed;
   return removed;
 }
 
 size_t MacTable::flush_port(uint32_t port) {
-  Slots* t = slots_.load(std::memory_order_relaxed);
-  size_t removed = 0;
-  for (uint32_t i = 0; i <= t->mask; ++i) {
-    Slot& s = t->slot[i];
-    if ((s.key.load(std::memory_order_relaxed) & kLive) &&
-        s.port.load(std::memory_order_relaxed) == port) {
-      remove(s);
-      ++removed;
-    }
-  }
-  return removed;
+  return remove_if([&](uint64_t, const Slot& s) {
+    return s.port.load(std::memory_order_relaxed) == port;
+  });
 }
 
 size_t MacTable::flush_vlan(uint16_t vlan) {
-  Slots* t = slots_.load(std::memory_order_relaxed);
-  size_t removed = 0;
-  for (uint32_t i = 0; i <= t->mask; ++i) {
-    Slot& s = t->slot[i];
-    uint64_t k = s.key.load(std::memory_order_relaxed);
-    if ((k & kLive) && ((k >> 48) & 0x0fff) == vlan) {
-      remove(s);
-      ++removed;
-    }
-  }
-  return removed;
+  return remove_if([&](uint64_t k, const Slot&) { return ((k >> 48) & 0x0fff) == vlan; });
 }
 
 size_t MacTable::flush_all() {

@@ -155,6 +155,8 @@ class MacTable {
   }
   Slot* find_mut(uint64_t key, Slot** first_free) const;
   void remove(Slot& s);
+  template <typename Pred>
+  size_t remove_if(Pred pred);  // pred(key, slot) on live slots
   void rebuild(uint32_t capacity, bool keep_entries);
 
   std::atomic<Slots*> slots_;
