@@ -7,7 +7,9 @@
 // switch learns it), warm-up (--warmup s at full rate: the switch learns the
 // sources), measure (--seconds s). With --switch-pid, SIGUSR1 goes to the
 // switch when measuring starts and SIGUSR2 when it ends, so the switch reads
-// its PMD counters over exactly that window. Prints key=value lines.
+// its PMD counters over exactly that window; --at-start / --at-end run shell
+// commands at those moments instead (ovs-appctl dpif-netdev/pmd-stats-clear
+// and pmd-stats-show for OVS). Prints key=value lines.
 
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -30,6 +33,7 @@ int main(int argc, char** argv) {
   double warmup = 2, seconds = 5;
   uint32_t macs = 1, size = 60;  // 60 + 4 FCS = a 64-byte frame on the wire
   int switch_pid = 0, core = 0;
+  std::string at_start, at_end;
   static option opts[] = {{"tx", required_argument, nullptr, 't'},
                           {"rx", required_argument, nullptr, 'r'},
                           {"macs", required_argument, nullptr, 'm'},
@@ -39,6 +43,8 @@ int main(int argc, char** argv) {
                           {"switch-pid", required_argument, nullptr, 'p'},
                           {"core", required_argument, nullptr, 'c'},
                           {"file-prefix", required_argument, nullptr, 'f'},
+                          {"at-start", required_argument, nullptr, 'A'},
+                          {"at-end", required_argument, nullptr, 'E'},
                           {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
@@ -51,6 +57,8 @@ int main(int argc, char** argv) {
       case 'p': switch_pid = std::stoi(optarg); break;
       case 'c': core = std::stoi(optarg); break;
       case 'f': prefix = optarg; break;
+      case 'A': at_start = optarg; break;
+      case 'E': at_end = optarg; break;
       default:
         fprintf(stderr, "usage: trestle-pktgen --tx SOCK --rx SOCK [--macs N] [--size B] "
                         "[--warmup S] [--seconds S] [--switch-pid PID] [--core C]\n");
@@ -112,11 +120,15 @@ int main(int argc, char** argv) {
   for (auto end = Clock::now() + std::chrono::duration<double>(warmup); Clock::now() < end;) burst();
 
   if (switch_pid) kill(switch_pid, SIGUSR1);
+  if (!at_start.empty() && std::system(at_start.c_str()) != 0)
+    fprintf(stderr, "trestle-pktgen: --at-start command failed\n");
   const uint64_t sent0 = sent, rx0 = rxc.packets;
   const auto t0 = Clock::now();
   for (auto end = t0 + std::chrono::duration<double>(seconds); Clock::now() < end;) burst();
   const double el = std::chrono::duration<double>(Clock::now() - t0).count();
   if (switch_pid) kill(switch_pid, SIGUSR2);
+  if (!at_end.empty() && std::system(at_end.c_str()) != 0)
+    fprintf(stderr, "trestle-pktgen: --at-end command failed\n");
   const uint64_t s = sent - sent0;
   uint64_t r = rxc.packets - rx0;
   // Frames in flight at the end still count as received.
