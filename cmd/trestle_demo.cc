@@ -156,8 +156,13 @@ int main(int argc, char** argv) {
       if (auto st = dp.port_stats(p); st.ok())
         printf("%s", dataplane::format_port_stats(p, st.value()).c_str());
   }
-  printf("\n== per-PMD statistics (as ovs-appctl dpif-netdev/pmd-stats-show)\n%s\n",
-         dataplane::format_pmd_stats(dp.pmd_stats()).c_str());
+  const auto pmds = dp.pmd_stats();
+  printf("\n== per-PMD statistics (as ovs-appctl dpif-netdev/pmd-stats-show)\n%s",
+         dataplane::format_pmd_stats(pmds).c_str());
+  for (const auto& p : pmds)
+    printf("  (core %u: %" PRIu64 " MAC-learning events, %" PRIu64 " dropped on a full queue)\n", p.core,
+           p.learn_events, p.learn_queue_full);
+  printf("\n");
   printf("== MAC tables\n");
   for (const auto& br : dp.bridges()) {
     printf("%s:\n  port            VLAN  MAC                Age\n", br.c_str());

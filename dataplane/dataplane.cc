@@ -182,6 +182,8 @@ PmdStats Dataplane::Impl::raw_pmd_stats(size_t i) const {
   st.packets = c.packets.get();
   st.learn_events = c.learn_events.get();
   st.learn_queue_full = c.learn_queue_full.get();
+  st.tx_batches = c.tx_batches.get();
+  st.tx_batch_packets = c.tx_batch_packets.get();
   st.tsc_hz = tsc_hz;
   return st;
 }
@@ -432,6 +434,8 @@ std::vector<PmdStats> Dataplane::pmd_stats() const {
     raw.packets -= b.packets;
     raw.learn_events -= b.learn_events;
     raw.learn_queue_full -= b.learn_queue_full;
+    raw.tx_batches -= b.tx_batches;
+    raw.tx_batch_packets -= b.tx_batch_packets;
     for (const RxqRef& q : s->pmd_rxqs[i])
       raw.rxqs.push_back(impl_->ports[q.port]->spec.name + ":" + std::to_string(q.queue));
     out.push_back(std::move(raw));

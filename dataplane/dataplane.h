@@ -75,6 +75,7 @@ struct PmdStats {
   uint64_t idle_cycles = 0;   // cycles of iterations that received none
   uint64_t packets = 0;       // packets received
   uint64_t learn_events = 0, learn_queue_full = 0;
+  uint64_t tx_batches = 0, tx_batch_packets = 0;
   uint64_t tsc_hz = 0;
   std::vector<std::string> rxqs;  // "port:queue"
   double cycles_per_packet() const {

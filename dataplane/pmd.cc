@@ -307,6 +307,8 @@ void Pmd::flush_port(const Snapshot& s, uint32_t port) {
     unsent_bytes += b.pkts[i]->pkt_len;
     rte_pktmbuf_free(b.pkts[i]);
   }
+  counters_.tx_batches.add(1);
+  counters_.tx_batch_packets.add(b.n);
   PortCounters& c = ports_[port];
   c.tx_packets.add(sent);
   c.tx_bytes.add(b.bytes - unsent_bytes);

@@ -49,6 +49,7 @@ struct PortCounters {
 struct PmdCounters {
   Counter iterations, busy_iterations, busy_cycles, idle_cycles, packets;
   Counter learn_events, learn_queue_full;
+  Counter tx_batches, tx_batch_packets;  // flushed output batches and their packets
 };
 
 class Pmd final {

@@ -5,9 +5,11 @@
 //   ref: br-int {vm: dpdkvhostuser access tag 1, int-br-eth0: patch}
 //        br-eth0 {phy-br-eth0: patch, nic: dpdkvhostuser trunk}
 //   b1:  br0 {vm, nic: dpdkvhostuser access tag 1}
-// Signals: SIGUSR1 clears the PMD counters, SIGUSR2 prints them (key=value,
-// the same figures as ovs-appctl dpif-netdev/pmd-stats-show), SIGTERM/SIGINT
-// exits. Prints "ready" once the sockets exist.
+// Like ovs-vswitchd it keeps <rundir>/ovs-vswitchd.pid and serves
+// <rundir>/ovs-vswitchd.<pid>.ctl, so stock `OVS_RUNDIR=<rundir> ovs-appctl`
+// reads it as it reads OVS: dpif-netdev/pmd-stats-show, pmd-stats-clear,
+// version, list-commands, exit. SIGTERM/SIGINT exit too. Prints "ready" once
+// the sockets exist.
 
 #include <getopt.h>
 #include <signal.h>
@@ -17,8 +19,11 @@
 #include <cstdio>
 #include <string>
 
+#include "ctl/pidfile.h"
+#include "ctl/unixctl.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
+#include "dataplane/stats_format.h"
 
 using namespace trestle;
 
@@ -51,7 +56,7 @@ int main(int argc, char** argv) {
   }
   sigset_t sigs;
   sigemptyset(&sigs);
-  for (int s : {SIGUSR1, SIGUSR2, SIGTERM, SIGINT}) sigaddset(&sigs, s);
+  for (int s : {SIGTERM, SIGINT}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);  // every thread inherits the mask
 
   dataplane::EalConfig eal;
@@ -88,29 +93,33 @@ int main(int argc, char** argv) {
   }
   for (auto& s : steps)
     if (!s) return fail(s.error());
+  auto pidfile = ctl::Pidfile::create(rundir + "/ovs-vswitchd.pid");
+  if (!pidfile) return fail(pidfile.error());
+  auto server = ctl::UnixctlServer::listen(
+      rundir + "/ovs-vswitchd." + std::to_string(getpid()) + ".ctl", "ovs-vswitchd (trestle) 0.1.0");
+  if (!server) return fail(server.error());
+  bool stop = false;
+  auto& srv = *server.value();
+  srv.add_command("exit", "[--cleanup]", 0, 1, [&](const auto&) {
+    stop = true;
+    return Result<std::string>(std::string());
+  });
+  srv.add_command("dpif-netdev/pmd-stats-show", "[-pmd core] [dp]", 0, 3, [&](const auto&) {
+    return Result<std::string>(dataplane::format_pmd_stats(dp.pmd_stats()));
+  });
+  srv.add_command("dpif-netdev/pmd-stats-clear", "[-pmd core] [dp]", 0, 3, [&](const auto&) {
+    dp.clear_pmd_stats();
+    return Result<std::string>(std::string());
+  });
   printf("ready\n");
   fflush(stdout);
 
-  for (;;) {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    if (sig == SIGUSR1) {
-      dp.clear_pmd_stats();
-    } else if (sig == SIGUSR2) {
-      for (const auto& p : dp.pmd_stats())
-        printf("pmd_core=%u\npmd_lcore=%d\npackets=%" PRIu64 "\nbusy_cycles=%" PRIu64 "\nidle_cycles=%" PRIu64
-               "\ncycles_per_packet=%.2f\nlearn_events=%" PRIu64 "\nlearn_queue_full=%" PRIu64
-               "\ntsc_hz=%" PRIu64 "\n",
-               p.core, p.lcore, p.packets, p.busy_cycles, p.idle_cycles, p.cycles_per_packet(),
-               p.learn_events, p.learn_queue_full, p.tsc_hz);
-      for (const char* br : {"br-int", "br0"})
-        if (auto c = dp.mac_table_counters(br); c.ok())
-          printf("macs_learned=%u\nmac_table_full=%" PRIu64 "\n", c->size, c->table.table_full);
-      fflush(stdout);
-    } else {
-      break;
-    }
+  const timespec zero{0, 0};
+  while (!stop) {
+    srv.run(50);
+    if (sigtimedwait(&sigs, nullptr, &zero) > 0) break;
   }
+  server.value().reset();
   dpr.value().reset();
   return 0;
 }
