@@ -58,6 +58,7 @@ struct Dataplane::Impl {
   uint64_t version = 0;
   uint64_t tsc_base = 0;
   uint64_t tsc_hz = 1;
+  uint64_t stats_since_tsc = 0;
   uint32_t last_age_sec = 0;
   uint32_t next_uid = 1;
   std::vector<std::unique_ptr<Pmd>> pmds;
@@ -195,6 +196,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& cfg)
   if (impl->cfg.pmd_cores.empty()) impl->cfg.pmd_cores.push_back(last_allowed_cpu());
   impl->tsc_hz = rte_get_tsc_hz();
   impl->tsc_base = rte_rdtsc();
+  impl->stats_since_tsc = impl->tsc_base;
 
   static std::atomic<unsigned> instance{0};
   const std::string pool_name = "trestle_mb" + std::to_string(instance.fetch_add(1));
@@ -446,6 +448,12 @@ std::vector<PmdStats> Dataplane::pmd_stats() const {
 void Dataplane::clear_pmd_stats() {
   std::lock_guard lock(impl_->mu);
   for (size_t i = 0; i < impl_->pmds.size(); ++i) impl_->pmd_baseline[i] = impl_->raw_pmd_stats(i);
+  impl_->stats_since_tsc = rte_rdtsc();
+}
+
+double Dataplane::pmd_stats_seconds() const {
+  std::lock_guard lock(impl_->mu);
+  return double(rte_rdtsc() - impl_->stats_since_tsc) / double(impl_->tsc_hz);
 }
 
 Result<std::vector<MacTableEntry>> Dataplane::mac_table(const std::string& bridge) const {

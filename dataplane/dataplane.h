@@ -116,6 +116,8 @@ class Dataplane {
   Result<PortStats> port_stats(const std::string& name) const;
   std::vector<PmdStats> pmd_stats() const;
   void clear_pmd_stats();
+  // Seconds since the PMD counters were last cleared (or since creation).
+  double pmd_stats_seconds() const;
   Result<std::vector<MacTableEntry>> mac_table(const std::string& bridge) const;
   Result<MacTableCounters> mac_table_counters(const std::string& bridge) const;
   Result<void> flush_macs(const std::string& bridge);

@@ -2,6 +2,8 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <ctime>
+#include <string>
 
 namespace trestle::dataplane {
 namespace {
@@ -52,6 +54,47 @@ std::string format_pmd_stats(const std::vector<PmdStats>& pmds) {
   }
   out += "main thread:\n";
   section(nullptr);
+  return out;
+}
+// >8
+
+// 8< pmd-perf-show
+std::string format_pmd_perf(const std::vector<PmdStats>& pmds, double seconds) {
+  std::string out;
+  char now[32];
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t;
+  localtime_r(&ts.tv_sec, &t);
+  strftime(now, sizeof(now), "%H:%M:%S", &t);
+  appendf(out, "\nTime: %s.%03ld\nMeasurement duration: %.3f s\n\n", now, ts.tv_nsec / 1000000, seconds);
+  auto pct = [](uint64_t part, uint64_t whole) { return whole ? 100.0 * double(part) / double(whole) : 0.0; };
+  for (const PmdStats& p : pmds) {
+    const uint64_t used = p.busy_cycles + p.idle_cycles;
+    const uint64_t total = static_cast<uint64_t>(seconds * double(p.tsc_hz));
+    const uint64_t idle_it = p.iterations - p.busy_iterations;
+    appendf(out, "pmd thread numa_id 0 core_id %u:\n\n", p.core);
+    appendf(out, "  Iterations:         %12" PRIu64 "  (%.2f us/it)\n", p.iterations,
+            p.iterations ? double(used) / double(p.tsc_hz) * 1e6 / double(p.iterations) : 0.0);
+    appendf(out, "  - Used TSC cycles:  %12" PRIu64 "  (%5.1f %% of total cycles)\n", used, pct(used, total));
+    appendf(out, "  - idle iterations:  %12" PRIu64 "  (%5.1f %% of used cycles)\n", idle_it, pct(p.idle_cycles, used));
+    appendf(out, "  - busy iterations:  %12" PRIu64 "  (%5.1f %% of used cycles)\n", p.busy_iterations, pct(p.busy_cycles, used));
+    appendf(out, "  - sleep iterations: %12d  (%5.1f %% of iterations)\n", 0, 0.0);
+    appendf(out, "  Sleep time (us):    %12d  (%3d us/iteration avg.)\n", 0, 0);
+    appendf(out, "  Rx packets:         %12" PRIu64 "  (%.0f Kpps, %.0f cycles/pkt)\n", p.packets,
+            seconds > 0 ? double(p.packets) / seconds / 1000 : 0.0, p.cycles_per_packet());
+    appendf(out, "  Datapath passes:    %12" PRIu64 "  (%.2f passes/pkt)\n", p.packets, p.packets ? 1.0 : 0.0);
+    for (const char* cache : {"PHWOL hits", "MFEX Opt hits", "Simple Match hits", "EMC hits", "SMC hits"})
+      appendf(out, "  - %-18s%12d  (%5.1f %%)\n", (std::string(cache) + ":").c_str(), 0, 0.0);
+    appendf(out, "  - Megaflow hits:    %12d  (%5.1f %%, %.2f subtbl lookups/hit)\n", 0, 0.0, 0.0);
+    appendf(out, "  - Upcalls:          %12d  (%5.1f %%, %.1f us/upcall)\n", 0, 0.0, 0.0);
+    appendf(out, "  - Lost upcalls:     %12d  (%5.1f %%)\n", 0, 0.0);
+    appendf(out, "  Tx packets:         %12" PRIu64 "  (%.0f Kpps)\n", p.tx_batch_packets,
+            seconds > 0 ? double(p.tx_batch_packets) / seconds / 1000 : 0.0);
+    appendf(out, "  Tx batches:         %12" PRIu64 "  (%.2f pkts/batch)\n", p.tx_batches,
+            p.tx_batches ? double(p.tx_batch_packets) / double(p.tx_batches) : 0.0);
+    out += "\n";
+  }
   return out;
 }
 // >8

@@ -8,7 +8,9 @@
 // Like ovs-vswitchd it keeps <rundir>/ovs-vswitchd.pid and serves
 // <rundir>/ovs-vswitchd.<pid>.ctl, so stock `OVS_RUNDIR=<rundir> ovs-appctl`
 // reads it as it reads OVS: dpif-netdev/pmd-stats-show, pmd-stats-clear,
-// version, list-commands, exit. SIGTERM/SIGINT exit too. Prints "ready" once
+// pmd-perf-show, version, list-commands, exit. --vhost-client makes its
+// ports dpdkvhostuserclient (connecting to <rundir>/<port>.sock, as OVS does
+// with QEMU as the server). SIGTERM/SIGINT exit too. Prints "ready" once
 // the sockets exist.
 
 #include <getopt.h>
@@ -30,12 +32,14 @@ using namespace trestle;
 int main(int argc, char** argv) {
   std::string rundir, topology = "ref";
   unsigned pmd_core = 1, mac_table_size = vlan::kDefaultMacTableSize;
+  bool vhost_client = false;
   int ctl_core = 0;
   static option opts[] = {{"rundir", required_argument, nullptr, 'r'},
                           {"topology", required_argument, nullptr, 't'},
                           {"pmd-core", required_argument, nullptr, 'p'},
                           {"control-core", required_argument, nullptr, 'c'},
                           {"mac-table-size", required_argument, nullptr, 'm'},
+                          {"vhost-client", no_argument, nullptr, 'V'},
                           {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
@@ -44,9 +48,10 @@ int main(int argc, char** argv) {
       case 'p': pmd_core = static_cast<unsigned>(std::stoul(optarg)); break;
       case 'c': ctl_core = std::stoi(optarg); break;
       case 'm': mac_table_size = static_cast<unsigned>(std::stoul(optarg)); break;
+      case 'V': vhost_client = true; break;
       default:
         fprintf(stderr, "usage: trestle-bench-switch --rundir DIR [--topology ref|b1] "
-                        "[--pmd-core N] [--mac-table-size N]\n");
+                        "[--pmd-core N] [--mac-table-size N] [--vhost-client]\n");
         return 2;
     }
   }
@@ -78,18 +83,24 @@ int main(int argc, char** argv) {
   dataplane::BridgeSettings bs;
   bs.mac_table_size = mac_table_size;
   const vlan::PortVlanSettings access1{"access", 1, {}}, trunk{"trunk", std::nullopt, {}};
+  auto vhost = [&](const std::string& name, const vlan::PortVlanSettings& v) {
+    if (vhost_client)
+      return dataplane::PortSpec{name, "dpdkvhostuserclient",
+                                 {{"vhost-server-path", rundir + "/" + name + ".sock"}}, v, {}};
+    return dataplane::PortSpec{name, "dpdkvhostuser", {}, v, {}};
+  };
   std::vector<Result<void>> steps;
   if (topology == "ref") {
     steps.push_back(dp.add_bridge("br-int", bs));
     steps.push_back(dp.add_bridge("br-eth0", bs));
-    steps.push_back(dp.add_port("br-int", {"vm", "dpdkvhostuser", {}, access1, {}}));
+    steps.push_back(dp.add_port("br-int", vhost("vm", access1)));
     steps.push_back(dp.add_port("br-int", {"int-br-eth0", "patch", {{"peer", "phy-br-eth0"}}, trunk, {}}));
     steps.push_back(dp.add_port("br-eth0", {"phy-br-eth0", "patch", {{"peer", "int-br-eth0"}}, trunk, {}}));
-    steps.push_back(dp.add_port("br-eth0", {"nic", "dpdkvhostuser", {}, trunk, {}}));
+    steps.push_back(dp.add_port("br-eth0", vhost("nic", trunk)));
   } else {
     steps.push_back(dp.add_bridge("br0", bs));
-    steps.push_back(dp.add_port("br0", {"vm", "dpdkvhostuser", {}, access1, {}}));
-    steps.push_back(dp.add_port("br0", {"nic", "dpdkvhostuser", {}, access1, {}}));
+    steps.push_back(dp.add_port("br0", vhost("vm", access1)));
+    steps.push_back(dp.add_port("br0", vhost("nic", access1)));
   }
   for (auto& s : steps)
     if (!s) return fail(s.error());
@@ -103,6 +114,9 @@ int main(int argc, char** argv) {
   srv.add_command("exit", "[--cleanup]", 0, 1, [&](const auto&) {
     stop = true;
     return Result<std::string>(std::string());
+  });
+  srv.add_command("dpif-netdev/pmd-perf-show", "[-nh] [-it iter-history-len] [-ms ms-history-len] [-pmd core] [dp]", 0, 8, [&](const auto&) {
+    return Result<std::string>(dataplane::format_pmd_perf(dp.pmd_stats(), dp.pmd_stats_seconds()));
   });
   srv.add_command("dpif-netdev/pmd-stats-show", "[-pmd core] [dp]", 0, 3, [&](const auto&) {
     return Result<std::string>(dataplane::format_pmd_stats(dp.pmd_stats()));
