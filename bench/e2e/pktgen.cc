@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -151,6 +152,7 @@ class Stream {
 
 struct Sink {
   uint64_t packets = 0;
+  std::map<int, uint64_t> vids;  // outer VID of what arrived (-1: untagged)
   bench::LatencyHistogram latency;
   bool record = false;
   uint16_t poll(peer::VirtioPeer& port, double ns_per_tsc) {
@@ -161,6 +163,7 @@ struct Sink {
       const auto* d = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
       const uint32_t len = pkts[i]->data_len;
       const size_t off = payload_offset(d, len);
+      ++vids[off > 42 && len >= 18 ? int((d[14] << 8 | d[15]) & 0x0fff) : -1];
       if (record && off + 12 <= len && uint32_t(d[off] << 24 | d[off + 1] << 16 | d[off + 2] << 8 | d[off + 3]) == kMagic) {
         uint64_t then;
         memcpy(&then, d + off + 4, 8);
@@ -345,6 +348,9 @@ int main(int argc, char** argv) {
          s, r, el, bench::mpps(s, el), bench::mpps(r, el), bench::loss_pct(s, r));
   if (o.bidir)
     printf("rx_at_b=%" PRIu64 "\nrx_at_a=%" PRIu64 "\n", at_b.packets - rxb0, at_a.packets - rxa0);
+  std::string vids;
+  for (const auto& [vid, n] : at_b.vids) vids += (vids.empty() ? "" : ",") + std::to_string(vid) + ":" + std::to_string(n);
+  printf("rx_vids=%s\n", vids.c_str());
   auto us = [&](double p) { return lat.percentile(p) ? double(*lat.percentile(p)) / 1000.0 : 0.0; };
   printf("latency_samples=%" PRIu64 "\nlat_p50_us=%.2f\nlat_p99_us=%.2f\nlat_p999_us=%.2f\nlat_max_us=%.2f\n",
          lat.count(), us(50), us(99), us(99.9), double(lat.max()) / 1000.0);
