@@ -1,0 +1,35 @@
+# Sourced by the benchmark scripts: Debian's OVS-DPDK 3.1 in a private run
+# dir (OVS_RUNDIR = OVS_DBDIR = OVS_LOGDIR = DIR) and its own network
+# namespace (its netdev datapath creates taps named after the bridges), PMD
+# on core 1, no hugepages. The caller keeps the arrays `pids` and `netns`
+# (for its cleanup) and sets $ovs_vswitchd.
+#
+# OVS under --no-huge needs --legacy-mem (it adds --in-memory otherwise,
+# which the EAL refuses with --no-huge) and -m 2048 (it asks for 262,144
+# mbufs). Its control socket is ovs-vswitchd-dpdk.<pid>.ctl.
+
+ovs_start_daemons() {  # dir
+  local dir=$1 ns="trestle-bench-ovs-$$"
+  export OVS_RUNDIR=$dir OVS_DBDIR=$dir OVS_LOGDIR=$dir
+  ip netns add "$ns" && netns+=("$ns")
+  ovsdb-tool create "$dir/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  ovsdb-server "$dir/conf.db" --remote="punix:$dir/db.sock" --pidfile="$dir/ovsdb-server.pid" \
+    --unixctl="$dir/ovsdb-server.ctl" --log-file="$dir/ovsdb-server.log" --detach
+  pids+=("$(cat "$dir/ovsdb-server.pid")")
+  local vsctl=(ovs-vsctl --db="unix:$dir/db.sock" --timeout=30)
+  "${vsctl[@]}" --no-wait init
+  "${vsctl[@]}" --no-wait set Open_vSwitch . other_config:dpdk-init=true \
+    "other_config:dpdk-extra=--no-huge -m 2048 --no-pci --file-prefix=ovsb-$$ --legacy-mem" \
+    other_config:pmd-cpu-mask=0x2
+  ip netns exec "$ns" "$ovs_vswitchd" "unix:$dir/db.sock" --pidfile="$dir/ovs-vswitchd.pid" \
+    --log-file="$dir/ovs-vswitchd.log" --detach
+  pids+=("$(cat "$dir/ovs-vswitchd.pid")")
+}
+
+stop_ovs() {  # dir
+  local dir=$1
+  OVS_RUNDIR=$dir ovs-appctl -t "$dir/ovs-vswitchd-dpdk.$(cat "$dir/ovs-vswitchd.pid").ctl" exit 2>/dev/null || true
+  OVS_RUNDIR=$dir ovs-appctl -t "$dir/ovsdb-server.ctl" exit 2>/dev/null || true
+  for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+  netns=()
+}
