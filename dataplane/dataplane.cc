@@ -47,6 +47,11 @@ struct Port {
 
 unsigned last_allowed_cpu() { return allowed_cpus().back(); }
 
+// The longest untagged frame a port accepts (its MTU plus the Ethernet header).
+uint32_t max_frame_for(const PortSpec& spec) {
+  return static_cast<uint32_t>(spec.mtu_request.value_or(kDefaultMtu)) + 14;
+}
+
 }  // namespace
 
 struct Dataplane::Impl {
@@ -298,7 +303,7 @@ Result<void> Dataplane::Impl::add_port_locked(Bridge& b, const PortSpec& spec) {
   p->uid = next_uid++;
   p->bridge = b.index;
   p->vlan = vl.value();
-  p->max_frame = static_cast<uint32_t>(spec.mtu_request.value_or(kDefaultMtu)) + 14;
+  p->max_frame = max_frame_for(spec);
   if (p->type != PortType::kPatch) {
     auto dev = open_eth_device(spec, p->type, cfg.rundir, static_cast<unsigned>(pmds.size()),
                                p->uid, pool);
@@ -355,14 +360,13 @@ Result<void> Dataplane::modify_port(const std::string& bridge, const PortSpec& s
   if (!b) return make_error("port " + spec.name + ": no bridge named " + bridge);
   if (p->spec == spec && p->bridge == b->index) return {};
   if (p->spec.type == spec.type && p->spec.options == spec.options && p->bridge == b->index) {
+    if (auto t = validate_port_spec(spec); !t) return t.error();
     auto vl = vlan::PortVlan::compile(spec.vlan, "port " + spec.name);
     if (!vl) return vl.error();
-    if (spec.mtu_request && (*spec.mtu_request < 68 || *spec.mtu_request > 9710))
-      return make_error("port " + spec.name + ": mtu_request out of range (68 to 9710)");
     const bool vlan_changed = !(p->spec.vlan == spec.vlan);
     p->spec = spec;
     p->vlan = vl.value();
-    p->max_frame = static_cast<uint32_t>(spec.mtu_request.value_or(kDefaultMtu)) + 14;
+    p->max_frame = max_frame_for(spec);
     impl_->publish();
     if (vlan_changed) b->macs->flush_port(p->index);  // as OVS does on a VLAN change
     return {};

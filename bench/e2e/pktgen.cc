@@ -48,7 +48,7 @@ struct Options {
   std::string tx_sock, rx_sock, prefix = "trestle-pktgen-" + std::to_string(getpid());
   double warmup = 2, seconds = 5, rate = 0, trial = 2, max_loss = 0;
   uint32_t flows = 1, frame_size = 64;
-  int vlan = -1, b_vlan = -2, core = 0, switch_pid = 0;  // b_vlan -2: same as vlan
+  int vlan = -1, b_vlan = -2, core = 0;  // b_vlan -2: same as vlan
   bool vary_ip = false, bidir = false, server = false, search = false;
   std::string at_start, at_end;
 };
@@ -181,7 +181,7 @@ int usage() {
           "usage: trestle-pktgen --tx SOCK --rx SOCK [--server] [--frame-size 64..1518] [--vlan VID] [--rx-vlan VID]\n"
           "         [--flows N] [--vary mac|ip] [--bidir] [--rate MPPS] [--warmup S] [--seconds S]\n"
           "         [--search [--max-loss PCT] [--trial S]] [--at-start CMD] [--at-end CMD]\n"
-          "         [--switch-pid PID] [--core C] [--file-prefix P]\n");
+          "         [--core C] [--file-prefix P]\n");
   return 2;
 }
 
@@ -205,7 +205,6 @@ int main(int argc, char** argv) {
                           {"search", no_argument, nullptr, 'Q'},
                           {"max-loss", required_argument, nullptr, 'L'},
                           {"trial", required_argument, nullptr, 'T'},
-                          {"switch-pid", required_argument, nullptr, 'p'},
                           {"core", required_argument, nullptr, 'c'},
                           {"file-prefix", required_argument, nullptr, 'f'},
                           {"at-start", required_argument, nullptr, 'A'},
@@ -229,7 +228,6 @@ int main(int argc, char** argv) {
         case 'Q': o.search = true; break;
         case 'L': o.max_loss = std::stod(optarg); break;
         case 'T': o.trial = std::stod(optarg); break;
-        case 'p': o.switch_pid = std::stoi(optarg); break;
         case 'c': o.core = std::stoi(optarg); break;
         case 'f': o.prefix = optarg; break;
         case 'A': o.at_start = optarg; break;
@@ -328,7 +326,6 @@ int main(int argc, char** argv) {
   }
 
   // The measured window, at --rate (0: full speed).
-  if (o.switch_pid) kill(o.switch_pid, SIGUSR1);
   if (!o.at_start.empty() && std::system(o.at_start.c_str()) != 0)
     fprintf(stderr, "trestle-pktgen: --at-start command failed\n");
   at_b.latency = {};
@@ -337,7 +334,6 @@ int main(int argc, char** argv) {
   const uint64_t sent0 = up.sent() + down.sent(), rx0 = at_b.packets + at_a.packets;
   const uint64_t rxb0 = at_b.packets, rxa0 = at_a.packets;
   const double el = run(o.seconds, o.rate);
-  if (o.switch_pid) kill(o.switch_pid, SIGUSR2);
   if (!o.at_end.empty() && std::system(o.at_end.c_str()) != 0)
     fprintf(stderr, "trestle-pktgen: --at-end command failed\n");
   settle();  // frames in flight at the end still count as received

@@ -7,7 +7,9 @@
 #include "ctl/pidfile.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -169,10 +171,25 @@ TEST(Pidfile, LockedWhileAliveRemovedAfter) {
     int pid = 0;
     in >> pid;
     EXPECT_EQ(pid, getpid());
-    // Another process cannot take it (fcntl locks are per process).
-    Out o = run("/usr/bin/python3 -c \"import fcntl,sys; f=open('" + dir +
-                "/x.pid','r+'); fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB)\"");
-    EXPECT_NE(o.status, 0);
+    // Another process cannot take it (fcntl locks are per process): a child
+    // tries, and reports by its exit status; ovs-appctl's F_GETLK sees us.
+    pid_t child = fork();
+    if (child == 0) {
+      int fd = open((dir + "/x.pid").c_str(), O_RDWR);
+      struct flock lck {};
+      lck.l_type = F_WRLCK;
+      lck.l_whence = SEEK_SET;
+      const bool got = fd >= 0 && fcntl(fd, F_SETLK, &lck) == 0;
+      struct flock probe {};
+      probe.l_type = F_WRLCK;
+      probe.l_whence = SEEK_SET;
+      const bool seen = fd >= 0 && fcntl(fd, F_GETLK, &probe) == 0 && probe.l_pid == getppid();
+      _exit(got ? 1 : seen ? 0 : 2);
+    }
+    int status = -1;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
   }
   EXPECT_FALSE(std::filesystem::exists(dir + "/x.pid"));
   std::filesystem::remove_all(dir);
