@@ -15,6 +15,7 @@
 #include "dataplane/eal.h"
 #include "dataplane/pmd.h"
 #include "dataplane/port_device.h"
+#include "dataplane/rcu_reclaimer.h"
 #include "dataplane/snapshot.h"
 
 namespace trestle::dataplane {
@@ -22,13 +23,16 @@ namespace {
 
 constexpr uint32_t kDefaultMtu = 1500;
 constexpr size_t kMaxLearnPerPoll = 65536;
+constexpr size_t kMaxPacketIns = 1024;
 
 struct Bridge {
   std::string name;
   uint16_t index = 0;
   BridgeSettings settings;
   std::unique_ptr<vlan::MacTable> macs;
+  std::unique_ptr<flowtable::FlowTables> flows;
   std::vector<uint32_t> ports;
+  std::map<uint32_t, uint32_t> ofports;  // OpenFlow port number -> port index
 };
 
 struct Port {
@@ -37,6 +41,7 @@ struct Port {
   uint32_t index = 0;
   uint32_t uid = 0;
   uint16_t bridge = 0;
+  uint32_t ofport = 0;
   EthDevice dev;
   std::unique_ptr<TxQueueLock[]> tx_locks;
   std::vector<unsigned> rxq_pmd;  // PMD index of each rx queue
@@ -59,6 +64,7 @@ struct Dataplane::Impl {
   mutable std::mutex mu;
   rte_mempool* pool = nullptr;
   rte_rcu_qsbr* qsbr = nullptr;
+  std::unique_ptr<RcuReclaimer> reclaimer;  // flow tables' deferred frees
   std::atomic<const Snapshot*> snapshot{nullptr};
   uint64_t version = 0;
   uint64_t tsc_base = 0;
@@ -70,6 +76,7 @@ struct Dataplane::Impl {
   std::vector<PmdStats> pmd_baseline;
   std::vector<std::unique_ptr<Bridge>> bridges;  // by index
   std::vector<std::unique_ptr<Port>> ports;      // by index
+  std::vector<PacketIn> packet_ins;              // drained from the PMDs by poll()
   std::thread ctl_thread;
   std::atomic<bool> ctl_stop{false};
 
@@ -94,6 +101,15 @@ struct Dataplane::Impl {
   PortStats raw_stats(uint32_t index) const;
   PmdStats raw_pmd_stats(size_t i) const;
   Result<void> add_port_locked(Bridge& b, const PortSpec& spec);
+  // ofport_request when it is a valid free number, else the lowest free one.
+  static uint32_t pick_ofport(const Bridge& b, std::optional<uint32_t> request) {
+    if (request && *request >= 1 && *request < flowtable::OFPP_MAX && !b.ofports.count(*request))
+      return *request;
+    uint32_t n = 1;
+    while (b.ofports.count(n)) ++n;
+    return n;
+  }
+
   void remove_ports_locked(const std::vector<uint32_t>& indices);
 };
 
@@ -107,6 +123,7 @@ Dataplane::Impl::~Impl() {
   delete snapshot.load(std::memory_order_relaxed);
   pmds.clear();
   bridges.clear();
+  reclaimer.reset();  // the PMDs are offline: runs everything left
   if (pool) rte_mempool_free(pool);
   if (qsbr) rte_free(qsbr);
 }
@@ -127,6 +144,7 @@ void Dataplane::Impl::publish() {
     r.txq_shared = p->dev.n_txq < n_pmds;
     r.tx_locks = p->tx_locks.get();
     r.uid = p->uid;
+    r.ofport = p->ofport;
     r.max_frame = p->max_frame;
     r.vlan = p->vlan;
     if (p->type == PortType::kPatch) {
@@ -142,7 +160,14 @@ void Dataplane::Impl::publish() {
     BridgeRt& r = s->bridges[b->index];
     r.present = true;
     r.macs = b->macs.get();
-    for (uint32_t idx : b->ports) r.ports.push_back({idx, &s->ports[idx].vlan});
+    r.flows = b->flows.get();
+    for (uint32_t idx : b->ports) {
+      r.ports.push_back({idx, &s->ports[idx].vlan});
+      if (ports[idx]->spec.name == b->name) r.local_port = idx;
+    }
+    const uint32_t top = b->ofports.empty() ? 0 : b->ofports.rbegin()->first;
+    r.by_ofport.assign(size_t{top} + 1, kNoPeer);
+    for (const auto& [ofp, idx] : b->ofports) r.by_ofport[ofp] = idx;
   }
   for (const PortRt& r : s->ports) {
     if (r.kind != PortKind::kPatch || r.peer == kNoPeer) continue;
@@ -215,6 +240,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& cfg)
   impl->qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("trestle_qsbr", sz, RTE_CACHE_LINE_SIZE));
   if (!impl->qsbr || rte_rcu_qsbr_init(impl->qsbr, n_pmds) != 0)
     return make_error("cannot set up RCU for the PMD threads");
+  impl->reclaimer = std::make_unique<RcuReclaimer>(impl->qsbr);
 
   for (unsigned i = 0; i < n_pmds; ++i)
     impl->pmds.push_back(std::make_unique<Pmd>(i, impl->cfg.pmd_cores[i], &impl->snapshot,
@@ -249,6 +275,9 @@ Result<void> Dataplane::add_bridge(const std::string& name, const BridgeSettings
     impl->synchronize();
     f();
   });
+  flowtable::FlowTables::Options fo;
+  fo.n_counter_slots = static_cast<unsigned>(impl->pmds.size());
+  b->flows = std::make_unique<flowtable::FlowTables>(impl->reclaimer.get(), fo);
   bridges[idx] = std::move(b);
   impl_->publish();
   return {};
@@ -322,6 +351,8 @@ Result<void> Dataplane::Impl::add_port_locked(Bridge& b, const PortSpec& spec) {
       ++load[best];
     }
   }
+  p->ofport = pick_ofport(b, spec.ofport_request);
+  b.ofports[p->ofport] = p->index;
   p->baseline = raw_stats(p->index);
   if (idx == ports.size()) ports.emplace_back();
   b.ports.push_back(p->index);
@@ -336,6 +367,7 @@ void Dataplane::Impl::remove_ports_locked(const std::vector<uint32_t>& indices) 
     Port& p = *ports[idx];
     Bridge& b = *bridges[p.bridge];
     std::erase(b.ports, idx);
+    b.ofports.erase(p.ofport);
     gone.push_back(std::move(ports[idx]));
   }
   publish();  // after this no PMD polls or sends to the removed ports
@@ -364,6 +396,12 @@ Result<void> Dataplane::modify_port(const std::string& bridge, const PortSpec& s
     auto vl = vlan::PortVlan::compile(spec.vlan, "port " + spec.name);
     if (!vl) return vl.error();
     const bool vlan_changed = !(p->spec.vlan == spec.vlan);
+    if (spec.ofport_request != p->spec.ofport_request && spec.ofport_request &&
+        *spec.ofport_request != p->ofport) {
+      b->ofports.erase(p->ofport);
+      p->ofport = Impl::pick_ofport(*b, spec.ofport_request);
+      b->ofports[p->ofport] = p->index;
+    }
     p->spec = spec;
     p->vlan = vl.value();
     p->max_frame = max_frame_for(spec);
@@ -487,11 +525,70 @@ Result<void> Dataplane::flush_macs(const std::string& bridge) {
   return {};
 }
 
+Result<uint32_t> Dataplane::ofport(const std::string& port) const {
+  std::lock_guard lock(impl_->mu);
+  Port* p = impl_->find_port(port);
+  if (!p) return make_error("no port named " + port);
+  return p->ofport;
+}
+
+flowtable::OfStatus Dataplane::flow_mod(const std::string& bridge, const flowtable::FlowMod& fm) {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return flowtable::OfError{flowtable::OFPET_BAD_REQUEST, 0, "no bridge named " + bridge};
+  return b->flows->apply(fm);
+}
+
+flowtable::OfStatus Dataplane::flow_mods(const std::string& bridge,
+                                         const std::vector<flowtable::FlowMod>& fms) {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return flowtable::OfError{flowtable::OFPET_BAD_REQUEST, 0, "no bridge named " + bridge};
+  b->flows->bundle_open();
+  for (const auto& fm : fms)
+    if (auto e = b->flows->bundle_add(fm)) return e;  // the bundle is discarded
+  return b->flows->bundle_commit();
+}
+
+Result<std::vector<flowtable::FlowStats>> Dataplane::dump_flows(
+    const std::string& bridge, const flowtable::FlowStatsRequest& req) const {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(bridge);
+  if (!b) return make_error("no bridge named " + bridge);
+  return b->flows->dump(req);
+}
+
+std::vector<PacketIn> Dataplane::take_packet_ins() {
+  std::lock_guard lock(impl_->mu);
+  std::vector<PacketIn> out;
+  out.swap(impl_->packet_ins);
+  return out;
+}
+
 size_t Dataplane::poll() {
   std::lock_guard lock(impl_->mu);
   Impl& im = *impl_;
   const uint32_t now = im.now_sec();
   size_t handled = 0;
+  im.reclaimer->poll();
+  for (auto& pmd : im.pmds) {
+    auto& q = pmd->packet_in_queue();
+    while (q.read_available()) {
+      const PacketInRaw& raw = q.front();
+      // Bounded: an OpenFlow channel that never takes them loses the oldest.
+      if (im.packet_ins.size() >= kMaxPacketIns) im.packet_ins.erase(im.packet_ins.begin());
+      PacketIn pi;
+      const Bridge* b = raw.bridge < im.bridges.size() ? im.bridges[raw.bridge].get() : nullptr;
+      pi.bridge = b ? b->name : "";
+      pi.in_port = raw.in_port;
+      pi.max_len = raw.max_len;
+      pi.total_len = raw.total_len;
+      pi.data.assign(raw.data, raw.data + raw.len);
+      pi.key = raw.key;
+      im.packet_ins.push_back(std::move(pi));
+      q.pop();
+    }
+  }
   for (auto& pmd : im.pmds) {
     LearnEvent e;
     while (handled < kMaxLearnPerPoll && pmd->learn_queue().pop(e)) {
@@ -505,8 +602,13 @@ size_t Dataplane::poll() {
   }
   if (now != im.last_age_sec) {
     im.last_age_sec = now;
-    for (auto& b : im.bridges)
-      if (b) b->macs->age(now, b->settings.mac_aging_sec);
+    for (auto& b : im.bridges) {
+      if (!b) continue;
+      b->macs->age(now, b->settings.mac_aging_sec);
+      // Flow-removed records go to controllers once the OpenFlow channel
+      // exists; until then expiry only removes the flows.
+      (void)b->flows->expire();
+    }
   }
   return handled;
 }

@@ -28,6 +28,7 @@
 #include "base/result.h"
 #include "dataplane/drops.h"
 #include "dataplane/limits.h"
+#include "flowtable/flow_table.h"
 #include "vlan/mac_table.h"
 #include "vlan/port_vlan.h"
 
@@ -55,6 +56,7 @@ struct PortSpec {
   std::map<std::string, std::string> options;
   vlan::PortVlanSettings vlan;
   std::optional<int> mtu_request;  // default 1500
+  std::optional<uint32_t> ofport_request = std::nullopt;  // Interface.ofport_request
   bool operator==(const PortSpec&) const = default;
 };
 
@@ -95,6 +97,16 @@ struct MacTableCounters {
   uint32_t size = 0, max_entries = 0;
 };
 
+// A packet a flow sent to CONTROLLER, for the OpenFlow channel's PACKET_IN.
+struct PacketIn {
+  std::string bridge;
+  uint32_t in_port = 0;      // OpenFlow port number
+  uint16_t max_len = 0;      // the output action's max_len
+  uint32_t total_len = 0;    // the frame's length
+  std::vector<uint8_t> data;  // the frame as received, cut to max_len
+  flowtable::FlowKey key;     // the pipeline's fields (registers, metadata) at the output
+};
+
 class Dataplane {
  public:
   // The EAL must be initialised (eal_init). Starts the PMD threads.
@@ -112,6 +124,21 @@ class Dataplane {
   Result<void> modify_port(const std::string& bridge, const PortSpec& spec);
   Result<void> del_port(const std::string& name);
   std::vector<std::string> ports(const std::string& bridge) const;
+  // The OpenFlow port number of a port: ofport_request when given and free,
+  // else the lowest free number from 1; stable while the port exists.
+  Result<uint32_t> ofport(const std::string& port) const;
+
+  // OpenFlow tables of a bridge (a new bridge has table 0 priority 0
+  // actions=NORMAL). Port numbers in flows are OpenFlow port numbers.
+  // flow_mods() commits all of them atomically or none (a bundle).
+  flowtable::OfStatus flow_mod(const std::string& bridge, const flowtable::FlowMod& fm);
+  flowtable::OfStatus flow_mods(const std::string& bridge,
+                                const std::vector<flowtable::FlowMod>& fms);
+  Result<std::vector<flowtable::FlowStats>> dump_flows(const std::string& bridge,
+                                                       const flowtable::FlowStatsRequest& req) const;
+  // Packets flows sent to CONTROLLER since the last call (bounded queues: a
+  // full one drops and counts packet_in_queue_full).
+  std::vector<PacketIn> take_packet_ins();
 
   Result<PortStats> port_stats(const std::string& name) const;
   std::vector<PmdStats> pmd_stats() const;
@@ -122,7 +149,8 @@ class Dataplane {
   Result<MacTableCounters> mac_table_counters(const std::string& bridge) const;
   Result<void> flush_macs(const std::string& bridge);
 
-  // Drains MAC-learning events and ages MAC tables. Non-blocking; returns the
+  // Drains MAC-learning events and packet-ins, ages MAC tables, expires
+  // flows, frees what RCU grace periods released. Non-blocking; returns the
   // number of learning events handled.
   size_t poll();
   // A helper thread that calls poll() every millisecond until destruction,

@@ -6,6 +6,11 @@
 #include <rte_lcore.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include "flowtable/frame_write.h"
+#include "flowtable/pipeline.h"
 #include "vlan/normal.h"
 #include "vlan/tag.h"
 
@@ -13,6 +18,7 @@ namespace trestle::dataplane {
 namespace {
 
 constexpr uint32_t kMaxEmits = kMaxPorts;
+constexpr size_t kPacketInQueue = 256;
 
 Drop ingress_drop(vlan::IngressDrop d) {
   switch (d) {
@@ -43,10 +49,13 @@ Pmd::Pmd(unsigned index, unsigned core, const std::atomic<const Snapshot*>* snap
       tsc_hz_(rte_get_tsc_hz()),
       ports_(new PortCounters[kMaxPorts]),
       learn_q_(learn_queue_size),
+      packet_in_q_(kPacketInQueue),
       tx_(new TxBatch[kMaxPorts]) {
   dirty_.reserve(kMaxPorts);
   outs_.resize(size_t{kMaxPatchDepth} * kMaxPorts);
   emits_.resize(kMaxEmits);
+  keys_.resize(kMaxEmits);
+  packet_in_scratch_ = std::make_unique<PacketInRaw>();
 }
 
 Pmd::~Pmd() { stop(); }
@@ -121,11 +130,11 @@ void Pmd::run() {
 void Pmd::process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, uint16_t n) {
   const PortRt& p = s.ports[in_port];
   const BridgeRt& b = s.bridges[p.bridge];
-  // Stage 1: parse each frame once, drop the malformed, and prefetch the
-  // MAC-table slots every packet will look up (source and destination, in
-  // the input bridge and the bridges its patch ports lead to), so a burst's
-  // cache misses overlap. The frames are in cache: the rx copy just wrote
-  // them.
+  // Stage 1: parse each frame once (its flow key), drop the malformed, and
+  // prefetch the MAC-table slots NORMAL will look up (source and
+  // destination, in the input bridge and the bridges its patch ports lead
+  // to), so a burst's cache misses overlap. The frames are in cache: the rx
+  // copy just wrote them.
   uint64_t bytes = 0;
   uint16_t kept = 0;
   for (uint16_t i = 0; i < n; ++i) {
@@ -145,15 +154,15 @@ void Pmd::process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, ui
     }
     Meta& mt = meta_[kept++];
     mt.m = m;
-    mt.dst = vlan::load_mac(d);
-    mt.src = vlan::load_mac(d + 6);
     mt.vlans = vlan::VlanStack::parse(d, m->data_len);
+    flowtable::extract(d, m->data_len, p.ofport, &mt.key);
+    const uint64_t dst = vlan::load_mac(d), src = vlan::load_mac(d + 6);
     const uint16_t v = p.vlan.ingress(h).vlan;
-    b.macs->prefetch(v, mt.src);
-    b.macs->prefetch(v, mt.dst);
+    b.macs->prefetch(v, src);
+    b.macs->prefetch(v, dst);
     for (const vlan::MacTable* t : b.patch_neighbours) {
-      t->prefetch(v, mt.src);
-      t->prefetch(v, mt.dst);
+      t->prefetch(v, src);
+      t->prefetch(v, dst);
     }
   }
   ports_[in_port].rx_packets.add(n);
@@ -163,37 +172,151 @@ void Pmd::process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, ui
 }
 // >8
 
+// 8< walk
+struct Pmd::Walk {
+  Pmd& pmd;
+  const Snapshot& s;
+  uint32_t in_port;  // port index the packet entered this bridge on
+  const BridgeRt& b;
+  vlan::VlanStack vlans;
+  uint32_t bytes;
+  uint32_t depth;  // patch ports crossed so far
+
+  void output(uint32_t port, uint16_t max_len, const flowtable::FlowKey& k, uint64_t dirty) {
+    switch (port) {
+      case flowtable::OFPP_NORMAL: pmd.normal(*this, k, dirty); return;
+      case flowtable::OFPP_FLOOD:
+      case flowtable::OFPP_ALL: pmd.flood(*this, k, dirty); return;
+      case flowtable::OFPP_CONTROLLER: pmd.to_controller(*this, max_len, k); return;
+      case flowtable::OFPP_LOCAL:
+        if (b.local_port == kNoPeer)
+          pmd.drop(in_port, Drop::no_such_port);
+        else
+          pmd.to_port(*this, b.local_port, vlans, k, dirty);
+        return;
+      default:
+        if (port >= b.by_ofport.size() || b.by_ofport[port] == kNoPeer) {
+          pmd.drop(in_port, Drop::no_such_port);
+          return;
+        }
+        pmd.to_port(*this, b.by_ofport[port], vlans, k, dirty);
+    }
+  }
+  void push_vlan(uint16_t tpid, uint16_t key_tci) {
+    (void)tpid;  // pushed tags are 0x8100 (VlanStack); 0x88a8 is matched, not pushed
+    if (!vlans.push(wire_tci(key_tci))) overflow = true;
+  }
+  uint16_t pop_vlan() {
+    vlans.pop();
+    return vlans.has_top ? static_cast<uint16_t>(vlans.top | flowtable::kVlanPresent) : 0;
+  }
+  void set_vlan_tci(uint16_t key_tci) { vlans.set_top(wire_tci(key_tci)); }
+  void table_miss(uint8_t) { pmd.drop(in_port, Drop::table_miss); }
+  void resubmit_limit() { pmd.drop(in_port, Drop::resubmit_limit); }
+  void in_port_output() {}
+  // The wire TCI for a key TCI: the key's bit 12 means "tagged", the wire's
+  // is DEI, which is kept from the current tag.
+  uint16_t wire_tci(uint16_t key_tci) const {
+    const uint16_t dei = vlans.has_top ? (vlans.top & flowtable::kVlanPresent) : 0;
+    return static_cast<uint16_t>((key_tci & ~flowtable::kVlanPresent) | dei);
+  }
+  bool overflow = false;  // a push_vlan this stack cannot represent
+};
+// >8
+
 // 8< switch_packet
-void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, const Meta& mt) {
+void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt) {
   rte_mbuf* m = mt.m;
   n_emits_ = 0;
-  forward(s, in_port, mt.vlans, mt.dst, mt.src, m->pkt_len, 0);
+  counted_drop_ = false;
+  cur_ = &mt;
+  Walk w{*this, s, in_port, s.bridges[s.ports[in_port].bridge], mt.vlans, m->pkt_len, 0};
+  run_tables(w, mt.key);
   if (n_emits_ == 0) {
+    if (!counted_drop_) drop(in_port, Drop::flow_drop);
     rte_pktmbuf_free(m);
     return;
   }
-  // Every output but the last gets a copy (their VLAN edits may differ).
+  // Every output but the last gets a copy (their edits may differ).
   for (uint32_t i = 0; i + 1 < n_emits_; ++i) {
     rte_mbuf* c = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
     if (!c) {
       drop(emits_[i].port, Drop::no_mbuf);
       continue;
     }
-    send(s, c, emits_[i]);
+    send(s, c, i);
   }
-  send(s, m, emits_[n_emits_ - 1]);
+  send(s, m, n_emits_ - 1);
 }
 // >8
 
-void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st, uint64_t dst,
-                  uint64_t src, uint32_t bytes, uint32_t depth) {
+void Pmd::run_tables(Walk& w, flowtable::FlowKey& k) {
+  const flowtable::FlowTables& t = *w.b.flows;
+  // One acquire load per bridge walk: the packet sees one version of the
+  // bridge's tables from start to end.
+  flowtable::Pipeline<Walk>(t, t.version(), index_, w).run(k, w.bytes);
+  if (w.overflow) drop(w.in_port, Drop::vlan_push_limit);
+}
+
+void Pmd::to_port(Walk& w, uint32_t port, const vlan::VlanStack& vlans,
+                  const flowtable::FlowKey& k, uint64_t dirty) {
+  if (w.overflow) return;  // counted once the walk ends
+  const PortRt& o = w.s.ports[port];
+  if (o.kind == PortKind::kPatch) {
+    cross_patch(w, port, vlans, k);
+    return;
+  }
+  if (n_emits_ == kMaxEmits) {
+    drop(port, Drop::too_many_outputs);
+    return;
+  }
+  // Built in place: no temporary stack copy on the common path.
+  Emit& e = emits_[n_emits_];
+  e.port = port;
+  e.vlans = vlans;
+  e.dirty = dirty;
+  if (dirty) keys_[n_emits_] = k;
+  ++n_emits_;
+}
+
+void Pmd::cross_patch(Walk& w, uint32_t patch, const vlan::VlanStack& vlans,
+                      const flowtable::FlowKey& k) {
+  // Same PMD pass, no queue, no copy: continue in the peer bridge, as a
+  // packet received there (registers and metadata start at zero, as in OVS).
+  const PortRt& o = w.s.ports[patch];
+  ports_[patch].tx_packets.add(1);
+  ports_[patch].tx_bytes.add(w.bytes);
+  if (o.peer == kNoPeer) {
+    drop(patch, Drop::patch_unconnected);
+    return;
+  }
+  if (w.depth + 1 >= kMaxPatchDepth) {
+    drop(o.peer, Drop::patch_loop);
+    return;
+  }
+  ports_[o.peer].rx_packets.add(1);
+  ports_[o.peer].rx_bytes.add(w.bytes);
+  const PortRt& peer = w.s.ports[o.peer];
+  flowtable::FlowKey nk = k;
+  nk.in_port = peer.ofport;
+  nk.metadata = 0;
+  std::memset(nk.regs, 0, sizeof(nk.regs));
+  nk.vlan_tci = vlans.has_top ? static_cast<uint16_t>(vlans.top | flowtable::kVlanPresent) : 0;
+  Walk next{*this, w.s, o.peer, w.s.bridges[peer.bridge], vlans, w.bytes, w.depth + 1};
+  run_tables(next, nk);
+}
+
+void Pmd::normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
+  const Snapshot& s = w.s;
+  const uint32_t in_port = w.in_port;
   const PortRt& p = s.ports[in_port];
-  const BridgeRt& b = s.bridges[p.bridge];
-  const vlan::Ingress ig = p.vlan.ingress(st.header());
+  const BridgeRt& b = w.b;
+  const vlan::Ingress ig = p.vlan.ingress(w.vlans.header());
   if (ig.drop != vlan::IngressDrop::kNone) {
     drop(in_port, ingress_drop(ig.drop));
     return;
   }
+  const uint64_t dst = vlan::load_mac(k.eth_dst), src = vlan::load_mac(k.eth_src);
   if ((dst & 0xfffffffffff0ull) == 0x0180c2000000ull) {
     drop(in_port, Drop::reserved_multicast);
     return;
@@ -214,7 +337,7 @@ void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st
       if (o.kind != PortKind::kAbsent && o.bridge == p.bridge) learned_vlan = &o.vlan;
     }
   }
-  vlan::NormalOutput* out = &outs_[size_t{depth} * kMaxPorts];
+  vlan::NormalOutput* out = &outs_[size_t{w.depth} * kMaxPorts];
   const vlan::NormalResult r =
       vlan::normal_forward(b.ports, in_port, ig.vlan, learned, learned_vlan, out);
   if (r.n_out == 0) {
@@ -222,40 +345,39 @@ void Pmd::forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st
     return;
   }
   for (uint32_t i = 0; i < r.n_out; ++i) {
-    const uint32_t op = out[i].port;
-    const PortRt& o = s.ports[op];
-    if (o.kind == PortKind::kPatch) {
-      // Same PMD pass, no queue, no copy: continue in the peer bridge.
-      ports_[op].tx_packets.add(1);
-      ports_[op].tx_bytes.add(bytes);
-      if (o.peer == kNoPeer) {
-        drop(op, Drop::patch_unconnected);
-        continue;
-      }
-      if (depth + 1 >= kMaxPatchDepth) {
-        drop(o.peer, Drop::patch_loop);
-        continue;
-      }
-      ports_[o.peer].rx_packets.add(1);
-      ports_[o.peer].rx_bytes.add(bytes);
-      vlan::VlanStack next = st;
-      next.egress(out[i].tagged, ig.vlan);
-      forward(s, o.peer, next, dst, src, bytes, depth + 1);
-      continue;
-    }
-    if (n_emits_ == kMaxEmits) {
-      drop(op, Drop::too_many_outputs);
-      continue;
-    }
-    // Built in place: no temporary stack copy on the common path.
-    Emit& e = emits_[n_emits_++];
-    e.port = op;
-    e.vlans = st;
-    e.vlans.egress(out[i].tagged, ig.vlan);
+    vlan::VlanStack v = w.vlans;
+    v.egress(out[i].tagged, ig.vlan);
+    to_port(w, out[i].port, v, k, dirty);
   }
 }
 
-void Pmd::send(const Snapshot& s, rte_mbuf* m, const Emit& e) {
+void Pmd::flood(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
+  for (const vlan::NormalPort& np : w.b.ports)
+    if (np.port != w.in_port) to_port(w, np.port, w.vlans, k, dirty);
+}
+
+void Pmd::to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k) {
+  // The frame as received: the edits of earlier actions are not applied to
+  // the copy (the key carries the rewritten fields).
+  if (packet_in_q_.write_available() == 0) {
+    drop(w.in_port, Drop::packet_in_queue_full);
+    return;
+  }
+  PacketInRaw& pi = *packet_in_scratch_;
+  const rte_mbuf* m = cur_->m;
+  pi.bridge = w.s.ports[w.in_port].bridge;
+  pi.max_len = max_len;
+  pi.in_port = k.in_port;
+  pi.total_len = m->pkt_len;
+  uint32_t n = std::min<uint32_t>({m->data_len, kPacketInBytes, uint32_t{max_len}});
+  pi.len = n;
+  std::memcpy(pi.data, rte_pktmbuf_mtod(m, const uint8_t*), n);
+  pi.key = k;
+  packet_in_q_.push(pi);  // room checked above; one producer
+}
+
+void Pmd::send(const Snapshot& s, rte_mbuf* m, uint32_t i) {
+  const Emit& e = emits_[i];
   const vlan::VlanStack& v = e.vlans;
   if (!v.unchanged()) {
     for (uint8_t k = 0; k < v.popped; ++k) {
@@ -274,6 +396,7 @@ void Pmd::send(const Snapshot& s, rte_mbuf* m, const Emit& e) {
       vlan::store_be16(rte_pktmbuf_mtod(m, uint8_t*) + 14, v.top);
     }
   }
+  if (e.dirty) flowtable::write_fields(rte_pktmbuf_mtod(m, uint8_t*), m->data_len, keys_[i], e.dirty);
   enqueue_tx(s, e.port, m);
 }
 

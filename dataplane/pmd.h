@@ -1,12 +1,14 @@
 #pragma once
 // Pmd: one poll-mode thread, pinned to a core, run-to-completion: poll each
-// assigned rx queue for a burst, switch every packet with NORMAL across
-// bridges and patch ports, batch the outputs per port, flush them, report a
-// quiescent state, repeat.
+// assigned rx queue for a burst, run every packet through its bridge's
+// OpenFlow tables (NORMAL = VLAN-aware learning switch; patch ports continue
+// the walk in the peer bridge), batch the outputs per port, flush them,
+// report a quiescent state, repeat.
 //
 // Thread-safety: the thread owns its counters and tx batches; the control
 // side reads counters with relaxed loads (they are monotonic, written by this
-// thread only) and drains learn_queue() as its single consumer.
+// thread only) and drains learn_queue() and packet_in_queue() as their
+// single consumer. Rule counters are written to this PMD's slot (its index).
 
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
@@ -19,6 +21,7 @@
 
 #include "dataplane/drops.h"
 #include "dataplane/snapshot.h"
+#include "flowtable/key.h"
 #include "vlan/vlan_stack.h"
 
 namespace trestle::dataplane {
@@ -31,6 +34,20 @@ struct LearnEvent {
   uint32_t uid;
   uint16_t vlan;
   uint16_t bridge;
+};
+
+inline constexpr uint32_t kPacketInBytes = 2048;
+
+// A packet for the controller, as queued by the PMD (fixed size: the queue
+// never allocates).
+struct PacketInRaw {
+  uint16_t bridge;
+  uint16_t max_len;
+  uint32_t in_port;  // OpenFlow port number
+  uint32_t total_len;
+  uint32_t len;
+  flowtable::FlowKey key;
+  uint8_t data[kPacketInBytes];
 };
 
 // Counters written by one PMD thread only: relaxed load + store, no
@@ -72,6 +89,11 @@ class Pmd final {
   const PortCounters& port_counters(uint32_t port) const { return ports_[port]; }
   const PmdCounters& counters() const { return counters_; }
   boost::lockfree::spsc_queue<LearnEvent>& learn_queue() { return learn_q_; }
+  boost::lockfree::spsc_queue<PacketInRaw>& packet_in_queue() { return packet_in_q_; }
+
+  // One bridge's part of a packet's walk: the Sink the flow tables' pipeline
+  // outputs to (pmd.cc).
+  struct Walk;
 
  private:
   struct TxBatch {
@@ -83,24 +105,34 @@ class Pmd final {
   struct Emit {
     uint32_t port;
     vlan::VlanStack vlans;
+    uint64_t dirty;  // header fields to write from keys_[this emit's index]
   };
   // A received packet after stage 1 of process_burst.
   struct Meta {
     rte_mbuf* m;
-    uint64_t dst, src;
     vlan::VlanStack vlans;
+    flowtable::FlowKey key;
   };
 
   void run();
   void process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, uint16_t n);
-  void switch_packet(const Snapshot& s, uint32_t in_port, const Meta& mt);
-  void forward(const Snapshot& s, uint32_t in_port, const vlan::VlanStack& st, uint64_t dst,
-               uint64_t src, uint32_t bytes, uint32_t depth);
-  void send(const Snapshot& s, rte_mbuf* m, const Emit& e);
+  void switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt);
+  void run_tables(Walk& w, flowtable::FlowKey& k);
+  void normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty);
+  void flood(Walk& w, const flowtable::FlowKey& k, uint64_t dirty);
+  void to_port(Walk& w, uint32_t port, const vlan::VlanStack& vlans, const flowtable::FlowKey& k,
+               uint64_t dirty);
+  void cross_patch(Walk& w, uint32_t patch, const vlan::VlanStack& vlans,
+                   const flowtable::FlowKey& k);
+  void to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k);
+  void send(const Snapshot& s, rte_mbuf* m, uint32_t emit);
   void enqueue_tx(const Snapshot& s, uint32_t port, rte_mbuf* m);
   void flush_port(const Snapshot& s, uint32_t port);
   void flush_all(const Snapshot& s);
-  void drop(uint32_t port, Drop why) { ports_[port].drops[static_cast<size_t>(why)].add(1); }
+  void drop(uint32_t port, Drop why) {
+    ports_[port].drops[static_cast<size_t>(why)].add(1);
+    counted_drop_ = true;
+  }
 
   const unsigned index_;
   const unsigned core_;
@@ -114,14 +146,19 @@ class Pmd final {
   std::unique_ptr<PortCounters[]> ports_;
   PmdCounters counters_;
   boost::lockfree::spsc_queue<LearnEvent> learn_q_;
+  boost::lockfree::spsc_queue<PacketInRaw> packet_in_q_;
 
   // Scratch, sized once: no allocation on the fast path.
   std::unique_ptr<TxBatch[]> tx_;                   // by port index
   std::vector<uint32_t> dirty_;                     // ports with a pending batch
   std::vector<vlan::NormalOutput> outs_;            // kMaxPatchDepth * kMaxPorts
   std::vector<Emit> emits_;                         // one packet's outputs
+  std::vector<flowtable::FlowKey> keys_;            // their rewritten headers
   Meta meta_[kBurst];
+  const Meta* cur_ = nullptr;  // the packet being switched
+  std::unique_ptr<PacketInRaw> packet_in_scratch_;
   uint32_t n_emits_ = 0;
+  bool counted_drop_ = false;  // a drop reason was counted for this packet
 
   std::atomic<bool> stop_{false};
   std::atomic<int> lcore_{-1};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dataplane/limits.h"
+#include "flowtable/flow_table.h"
 #include "vlan/normal.h"
 #include "vlan/port_vlan.h"
 
@@ -33,6 +34,7 @@ struct PortRt {
   uint16_t n_txq = 0;     // a PMD uses queue (pmd index % n_txq)
   bool txq_shared = false;  // fewer queues than PMDs: take tx_locks[q]
   uint32_t uid = 0;       // never reused; tags learning events
+  uint32_t ofport = 0;    // OpenFlow port number on its bridge
   uint32_t peer = kNoPeer;  // kPatch: the peer's port index once both ends exist
   uint32_t max_frame = 0;   // longest untagged frame accepted (MTU + 14)
   TxQueueLock* tx_locks = nullptr;
@@ -46,6 +48,11 @@ struct BridgeRt {
   // MAC tables of the bridges this one's connected patch ports lead to: a
   // burst prefetches its slots there too.
   std::vector<const vlan::MacTable*> patch_neighbours;
+  // The bridge's OpenFlow tables (owned by the control-side bridge; they
+  // version themselves, so the snapshot does not change with flow_mods).
+  const flowtable::FlowTables* flows = nullptr;
+  std::vector<uint32_t> by_ofport;  // OpenFlow port number -> port index (kNoPeer: none)
+  uint32_t local_port = kNoPeer;    // the port named after the bridge, if any
 };
 
 struct RxqRef {

@@ -53,8 +53,8 @@ using u128 = unsigned __int128;
   X(tcp_dst, 16, kTcp, true)                                       \
   X(udp_src, 16, kUdp, true)                                       \
   X(udp_dst, 16, kUdp, true)                                       \
-  X(sctp_src, 16, kSctp, true)                                    \
-  X(sctp_dst, 16, kSctp, true)                                    \
+  X(sctp_src, 16, kSctp, false)                                    \
+  X(sctp_dst, 16, kSctp, false)                                    \
   X(icmpv4_type, 8, kIcmpv4, false)                            \
   X(icmpv4_code, 8, kIcmpv4, false)                            \
   X(arp_op, 16, kArp, false)                                        \
@@ -96,7 +96,9 @@ struct FieldInfo {
   std::string_view name;
   uint8_t bits;
   Prereq prereq;
-  bool settable;  // a set_field target trestle can also write into frames
+  // A set_field target trestle can write into frames. Not yet: SCTP ports
+  // (CRC32c), ICMP type/code, IPv6 fields, ip_proto, eth_type.
+  bool settable;
 };
 
 const FieldInfo& field_info(Field f);

@@ -78,6 +78,21 @@ struct VlanStack {
   }
   // >8
 
+  // OpenFlow's VLAN actions on the logical stack (TCIs as on the wire).
+  // push_vlan onto a frame with no tag left; a second tag over an existing
+  // one is not representable here (false: the caller drops the frame).
+  bool push(uint16_t tci) {
+    if (has_top) return false;
+    top = tci;
+    pushed = true;
+    has_top = true;
+    return true;
+  }
+  void pop() { egress(false, 0); }
+  void set_top(uint16_t tci) {
+    if (has_top) top = tci;
+  }
+
   // Whether the outer TCI must be rewritten after popping `popped` tags and
   // not pushing.
   bool rewrite_outer() const { return !pushed && has_top && top != wire[popped]; }
