@@ -233,7 +233,6 @@ void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt) {
   Walk w{*this, s, in_port, s.bridges[s.ports[in_port].bridge], mt.vlans, m->pkt_len, 0};
   run_tables(w, mt.key);
   if (n_emits_ == 0) {
-    if (!counted_drop_) drop(in_port, Drop::flow_drop);
     rte_pktmbuf_free(m);
     return;
   }
@@ -252,10 +251,18 @@ void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt) {
 
 void Pmd::run_tables(Walk& w, flowtable::FlowKey& k) {
   const flowtable::FlowTables& t = *w.b.flows;
+  const uint32_t emits_before = n_emits_;
+  const bool counted_before = counted_drop_;
+  counted_drop_ = false;
   // One acquire load per bridge walk: the packet sees one version of the
   // bridge's tables from start to end.
   flowtable::Pipeline<Walk>(t, t.version(), index_, w).run(k, w.bytes);
   if (w.overflow) drop(w.in_port, Drop::vlan_push_limit);
+  // The flows of this bridge sent the packet nowhere and no reason was
+  // counted on the way (actions=drop, or outputs only to the input port):
+  // counted on the port it entered this bridge by.
+  if (n_emits_ == emits_before && !counted_drop_) drop(w.in_port, Drop::flow_drop);
+  counted_drop_ = counted_drop_ || counted_before;
 }
 
 void Pmd::to_port(Walk& w, uint32_t port, const vlan::VlanStack& vlans,
