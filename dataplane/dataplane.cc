@@ -66,6 +66,9 @@ struct Dataplane::Impl {
   rte_rcu_qsbr* qsbr = nullptr;
   std::unique_ptr<RcuReclaimer> reclaimer;  // flow tables' deferred frees
   std::atomic<const Snapshot*> snapshot{nullptr};
+  // Moves on every change that can alter a forwarding decision the PMDs'
+  // exact-match caches hold (flows, MAC entries, ports): emc.h.
+  std::atomic<uint64_t> generation{1};
   uint64_t version = 0;
   uint64_t tsc_base = 0;
   uint64_t tsc_hz = 1;
@@ -88,6 +91,11 @@ struct Dataplane::Impl {
     if (qsbr) rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
   }
   void publish();
+  void bump() {
+    // Release: the change (rules, MAC entries) is visible to a PMD that
+    // acquires the new generation.
+    generation.fetch_add(1, std::memory_order_release);
+  }
   Bridge* find_bridge(const std::string& name) const {
     for (const auto& b : bridges)
       if (b && b->name == name) return b.get();
@@ -215,6 +223,8 @@ PmdStats Dataplane::Impl::raw_pmd_stats(size_t i) const {
   st.learn_queue_full = c.learn_queue_full.get();
   st.tx_batches = c.tx_batches.get();
   st.tx_batch_packets = c.tx_batch_packets.get();
+  st.emc_hits = c.emc_hits.get();
+  st.walks = c.walks.get();
   st.tsc_hz = tsc_hz;
   return st;
 }
@@ -244,7 +254,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const DataplaneConfig& cfg)
 
   for (unsigned i = 0; i < n_pmds; ++i)
     impl->pmds.push_back(std::make_unique<Pmd>(i, impl->cfg.pmd_cores[i], &impl->snapshot,
-                                               impl->qsbr, impl->pool, cfg.learn_queue_size,
+                                               &impl->generation, impl->qsbr, impl->pool, cfg.learn_queue_size,
                                                impl->tsc_base));
   impl->pmd_baseline.resize(n_pmds);
   impl->publish();  // an empty snapshot before any PMD runs
@@ -290,6 +300,7 @@ Result<void> Dataplane::set_bridge(const std::string& name, const BridgeSettings
   if (s.mac_table_size == 0) return make_error("bridge " + name + ": mac-table-size must be at least 1");
   b->settings = s;
   b->macs->set_max_entries(s.mac_table_size);
+  impl_->bump();
   return {};
 }
 
@@ -375,6 +386,7 @@ void Dataplane::Impl::remove_ports_locked(const std::vector<uint32_t>& indices) 
     bridges[p->bridge]->macs->flush_port(p->index);
     if (p->type != PortType::kPatch) close_eth_device(p->dev);
   }
+  bump();
 }
 
 Result<void> Dataplane::add_port(const std::string& bridge, const PortSpec& spec) {
@@ -407,6 +419,7 @@ Result<void> Dataplane::modify_port(const std::string& bridge, const PortSpec& s
     p->max_frame = max_frame_for(spec);
     impl_->publish();
     if (vlan_changed) b->macs->flush_port(p->index);  // as OVS does on a VLAN change
+    impl_->bump();
     return {};
   }
   // Another device: validate first so a bad spec loses nothing.
@@ -480,6 +493,8 @@ std::vector<PmdStats> Dataplane::pmd_stats() const {
     raw.learn_queue_full -= b.learn_queue_full;
     raw.tx_batches -= b.tx_batches;
     raw.tx_batch_packets -= b.tx_batch_packets;
+    raw.emc_hits -= b.emc_hits;
+    raw.walks -= b.walks;
     for (const RxqRef& q : s->pmd_rxqs[i])
       raw.rxqs.push_back(impl_->ports[q.port]->spec.name + ":" + std::to_string(q.queue));
     out.push_back(std::move(raw));
@@ -522,6 +537,7 @@ Result<void> Dataplane::flush_macs(const std::string& bridge) {
   Bridge* b = impl_->find_bridge(bridge);
   if (!b) return make_error("no bridge named " + bridge);
   b->macs->flush_all();
+  impl_->bump();
   return {};
 }
 
@@ -536,7 +552,9 @@ flowtable::OfStatus Dataplane::flow_mod(const std::string& bridge, const flowtab
   std::lock_guard lock(impl_->mu);
   Bridge* b = impl_->find_bridge(bridge);
   if (!b) return flowtable::OfError{flowtable::OFPET_BAD_REQUEST, 0, "no bridge named " + bridge};
-  return b->flows->apply(fm);
+  auto e = b->flows->apply(fm);
+  if (!e) impl_->bump();
+  return e;
 }
 
 flowtable::OfStatus Dataplane::flow_mods(const std::string& bridge,
@@ -547,7 +565,9 @@ flowtable::OfStatus Dataplane::flow_mods(const std::string& bridge,
   b->flows->bundle_open();
   for (const auto& fm : fms)
     if (auto e = b->flows->bundle_add(fm)) return e;  // the bundle is discarded
-  return b->flows->bundle_commit();
+  auto e = b->flows->bundle_commit();
+  impl_->bump();
+  return e;
 }
 
 Result<std::vector<flowtable::FlowStats>> Dataplane::dump_flows(
@@ -570,6 +590,7 @@ size_t Dataplane::poll() {
   Impl& im = *impl_;
   const uint32_t now = im.now_sec();
   size_t handled = 0;
+  bool changed = false;
   im.reclaimer->poll();
   for (auto& pmd : im.pmds) {
     auto& q = pmd->packet_in_queue();
@@ -597,19 +618,23 @@ size_t Dataplane::poll() {
       if (e.port >= im.ports.size() || !im.ports[e.port]) continue;
       const Port& p = *im.ports[e.port];
       if (p.uid != e.uid || p.bridge != e.bridge) continue;
-      im.bridges[e.bridge]->macs->learn(e.vlan, e.mac, e.port, now);
+      const vlan::LearnResult r = im.bridges[e.bridge]->macs->learn(e.vlan, e.mac, e.port, now);
+      changed |= r == vlan::LearnResult::kLearned || r == vlan::LearnResult::kMoved;
     }
   }
   if (now != im.last_age_sec) {
     im.last_age_sec = now;
     for (auto& b : im.bridges) {
       if (!b) continue;
-      b->macs->age(now, b->settings.mac_aging_sec);
+      changed |= b->macs->age(now, b->settings.mac_aging_sec) > 0;
       // Flow-removed records go to controllers once the OpenFlow channel
       // exists; until then expiry only removes the flows.
+      const uint64_t v = b->flows->version();
       (void)b->flows->expire();
+      changed |= b->flows->version() != v;
     }
   }
+  if (changed) im.bump();
   return handled;
 }
 

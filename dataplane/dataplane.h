@@ -78,6 +78,8 @@ struct PmdStats {
   uint64_t packets = 0;       // packets received
   uint64_t learn_events = 0, learn_queue_full = 0;
   uint64_t tx_batches = 0, tx_batch_packets = 0;
+  uint64_t emc_hits = 0;  // packets the exact-match cache switched
+  uint64_t walks = 0;     // packets that walked the flow tables (cache misses)
   uint64_t tsc_hz = 0;
   std::vector<std::string> rxqs;  // "port:queue"
   double cycles_per_packet() const {

@@ -39,10 +39,12 @@ Drop normal_drop(vlan::NormalVerdict v) {
 }  // namespace
 
 Pmd::Pmd(unsigned index, unsigned core, const std::atomic<const Snapshot*>* snapshot,
-         rte_rcu_qsbr* qsbr, rte_mempool* pool, uint32_t learn_queue_size, uint64_t tsc_base)
+         const std::atomic<uint64_t>* generation, rte_rcu_qsbr* qsbr, rte_mempool* pool,
+         uint32_t learn_queue_size, uint64_t tsc_base)
     : index_(index),
       core_(core),
       snapshot_(snapshot),
+      generation_(generation),
       qsbr_(qsbr),
       pool_(pool),
       tsc_base_(tsc_base),
@@ -76,6 +78,9 @@ uint32_t Pmd::iterate() {
   // Acquire: pairs with the release store that published the snapshot, so
   // everything the control thread wrote into it is visible here.
   const Snapshot* s = snapshot_->load(std::memory_order_acquire);
+  // Acquire: pairs with the control thread's release increment after a
+  // change, so a walk stamped with this generation saw that change.
+  gen_ = generation_->load(std::memory_order_acquire);
   const uint64_t t0 = rte_rdtsc();
   now_sec_ = static_cast<uint32_t>((t0 - tsc_base_) / tsc_hz_);
   uint32_t got = 0;
@@ -130,11 +135,9 @@ void Pmd::run() {
 void Pmd::process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, uint16_t n) {
   const PortRt& p = s.ports[in_port];
   const BridgeRt& b = s.bridges[p.bridge];
-  // Stage 1: parse each frame once (its flow key), drop the malformed, and
-  // prefetch the MAC-table slots NORMAL will look up (source and
-  // destination, in the input bridge and the bridges its patch ports lead
-  // to), so a burst's cache misses overlap. The frames are in cache: the rx
-  // copy just wrote them.
+  // Stage 1: parse each frame once (its flow key), drop the malformed, hash
+  // the key and prefetch its exact-match cache set. The frames are in
+  // cache: the rx copy just wrote them.
   uint64_t bytes = 0;
   uint16_t kept = 0;
   for (uint16_t i = 0; i < n; ++i) {
@@ -156,8 +159,24 @@ void Pmd::process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, ui
     mt.m = m;
     mt.vlans = vlan::VlanStack::parse(d, m->data_len);
     flowtable::extract(d, m->data_len, p.ofport, &mt.key);
-    const uint64_t dst = vlan::load_mac(d), src = vlan::load_mac(d + 6);
-    const uint16_t v = p.vlan.ingress(h).vlan;
+    mt.hash = Emc::hash(mt.key, in_port);
+    mt.use_emc = emc_on_ || (++emc_sample_ & (kEmcSampleOneIn - 1)) == 0;
+    if (mt.use_emc) emc_.prefetch(mt.hash);
+  }
+  ports_[in_port].rx_packets.add(n);
+  ports_[in_port].rx_bytes.add(bytes);
+  emc_changed_ = false;
+  // Stage 2: look the packets up in the cache; for the misses, prefetch the
+  // MAC-table slots NORMAL will look up (source and destination, in the
+  // input bridge and the bridges its patch ports lead to), so their cache
+  // misses overlap.
+  for (uint16_t i = 0; i < kept; ++i) {
+    Meta& mt = meta_[i];
+    mt.hit = mt.use_emc ? emc_.lookup(mt.key, in_port, mt.hash, s.version, gen_) : nullptr;
+    if (mt.use_emc) judge_emc(mt.hit != nullptr);
+    if (mt.hit) continue;
+    const uint64_t dst = vlan::load_mac(mt.key.eth_dst), src = vlan::load_mac(mt.key.eth_src);
+    const uint16_t v = p.vlan.ingress(mt.vlans.header()).vlan;
     b.macs->prefetch(v, src);
     b.macs->prefetch(v, dst);
     for (const vlan::MacTable* t : b.patch_neighbours) {
@@ -165,10 +184,9 @@ void Pmd::process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, ui
       t->prefetch(v, dst);
     }
   }
-  ports_[in_port].rx_packets.add(n);
-  ports_[in_port].rx_bytes.add(bytes);
-  // Stage 2: switch them.
+  // Stage 3: switch them.
   for (uint16_t i = 0; i < kept; ++i) switch_packet(s, in_port, meta_[i]);
+  flush_replays(s);
 }
 // >8
 
@@ -214,6 +232,12 @@ struct Pmd::Walk {
   void table_miss(uint8_t) { pmd.drop(in_port, Drop::table_miss); }
   void resubmit_limit() { pmd.drop(in_port, Drop::resubmit_limit); }
   void in_port_output() {}
+  void matched(const flowtable::Rule* r) {
+    if (pmd.rec_.n_rules < kProgRules)
+      pmd.rec_.rules[pmd.rec_.n_rules++] = r;
+    else
+      pmd.cacheable_ = false;
+  }
   // The wire TCI for a key TCI: the key's bit 12 means "tagged", the wire's
   // is DEI, which is kept from the current tag.
   uint16_t wire_tci(uint16_t key_tci) const {
@@ -227,11 +251,76 @@ struct Pmd::Walk {
 // 8< switch_packet
 void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt) {
   rte_mbuf* m = mt.m;
+  // An insert by an earlier packet of this burst may have replaced the
+  // entry stage 2 found.
+  if (mt.hit && emc_changed_) mt.hit = emc_.lookup(mt.key, in_port, mt.hash, s.version, gen_);
+  if (mt.hit) {
+    counters_.emc_hits.add(1);
+    replay(s, mt.hit->prog, m);
+    return;
+  }
+  counters_.walks.add(1);
+  flush_replays(s);  // the insert below may replace the pending program
   n_emits_ = 0;
   counted_drop_ = false;
   cur_ = &mt;
+  rec_.n_rules = rec_.n_touches = rec_.n_emits = rec_.n_patches = rec_.n_drops = 0;
+  recording_ = cacheable_ = true;
+  const flowtable::FlowKey key = mt.key;  // the walk edits mt.key
   Walk w{*this, s, in_port, s.bridges[s.ports[in_port].bridge], mt.vlans, m->pkt_len, 0};
   run_tables(w, mt.key);
+  recording_ = false;
+  if (cacheable_ && mt.use_emc && emc_.insert(key, in_port, mt.hash, s.version, gen_, rec_))
+    emc_changed_ = true;
+  output_emits(s, m);
+}
+// >8
+
+// 8< replay
+void Pmd::replay(const Snapshot& s, const Program& p, rte_mbuf* m) {
+  // Counters of consecutive packets with the same program are added once.
+  if (pending_ != &p) {
+    flush_replays(s);
+    pending_ = &p;
+  }
+  ++pending_packets_;
+  pending_bytes_ += m->pkt_len;
+  n_emits_ = p.n_emits;
+  for (uint8_t i = 0; i < p.n_emits; ++i) {
+    Emit& e = emits_[i];
+    e.port = p.emits[i].port;
+    e.vlans = p.emits[i].vlans;
+    e.dirty = 0;
+  }
+  output_emits(s, m);
+}
+
+// What a run of replays of one program adds to the counters it touches.
+void Pmd::flush_replays(const Snapshot& s) {
+  if (!pending_) return;
+  const Program& p = *pending_;
+  const uint64_t n = pending_packets_, bytes = pending_bytes_;
+  pending_ = nullptr;
+  pending_packets_ = pending_bytes_ = 0;
+  for (uint8_t i = 0; i < p.n_rules; ++i) p.rules[i]->count(index_, n, bytes);
+  // Relaxed, stored only when it changes: as MacTable::lookup_touch().
+  for (uint8_t i = 0; i < p.n_touches; ++i)
+    if (p.touches[i]->load(std::memory_order_relaxed) != now_sec_)
+      p.touches[i]->store(now_sec_, std::memory_order_relaxed);
+  for (uint8_t i = 0; i < p.n_patches; ++i) {
+    const uint32_t a = p.patches[i], b = s.ports[a].peer;
+    ports_[a].tx_packets.add(n);
+    ports_[a].tx_bytes.add(bytes);
+    if (b == kNoPeer) continue;
+    ports_[b].rx_packets.add(n);
+    ports_[b].rx_bytes.add(bytes);
+  }
+  for (uint8_t i = 0; i < p.n_drops; ++i)
+    ports_[p.drops[i].port].drops[static_cast<size_t>(p.drops[i].why)].add(n);
+}
+// >8
+
+void Pmd::output_emits(const Snapshot& s, rte_mbuf* m) {
   if (n_emits_ == 0) {
     rte_pktmbuf_free(m);
     return;
@@ -247,7 +336,6 @@ void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt) {
   }
   send(s, m, n_emits_ - 1);
 }
-// >8
 
 void Pmd::run_tables(Walk& w, flowtable::FlowKey& k) {
   const flowtable::FlowTables& t = *w.b.flows;
@@ -277,6 +365,13 @@ void Pmd::to_port(Walk& w, uint32_t port, const vlan::VlanStack& vlans,
     drop(port, Drop::too_many_outputs);
     return;
   }
+  if (recording_) {
+    if (dirty || rec_.n_emits == kProgEmits) {
+      cacheable_ = false;  // rewrites need the key; many outputs do not fit
+    } else {
+      rec_.emits[rec_.n_emits++] = {port, vlans};
+    }
+  }
   // Built in place: no temporary stack copy on the common path.
   Emit& e = emits_[n_emits_];
   e.port = port;
@@ -291,6 +386,12 @@ void Pmd::cross_patch(Walk& w, uint32_t patch, const vlan::VlanStack& vlans,
   // Same PMD pass, no queue, no copy: continue in the peer bridge, as a
   // packet received there (registers and metadata start at zero, as in OVS).
   const PortRt& o = w.s.ports[patch];
+  if (recording_) {
+    if (rec_.n_patches < kProgPatches)
+      rec_.patches[rec_.n_patches++] = patch;
+    else
+      cacheable_ = false;
+  }
   ports_[patch].tx_packets.add(1);
   ports_[patch].tx_bytes.add(w.bytes);
   if (o.peer == kNoPeer) {
@@ -328,12 +429,20 @@ void Pmd::normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
     drop(in_port, Drop::reserved_multicast);
     return;
   }
-  if (!vlan::is_multicast_mac(src) &&
-      b.macs->lookup_touch(ig.vlan, src, now_sec_) != static_cast<int32_t>(in_port)) {
-    if (learn_q_.push(LearnEvent{src, in_port, p.uid, ig.vlan, p.bridge}))
-      counters_.learn_events.add(1);
-    else
-      counters_.learn_queue_full.add(1);
+  if (!vlan::is_multicast_mac(src)) {
+    std::atomic<uint32_t>* cell;
+    if (b.macs->lookup_touch(ig.vlan, src, now_sec_, &cell) != static_cast<int32_t>(in_port)) {
+      // A learning event is a side effect a cached program would not repeat.
+      cacheable_ = false;
+      if (learn_q_.push(LearnEvent{src, in_port, p.uid, ig.vlan, p.bridge}))
+        counters_.learn_events.add(1);
+      else
+        counters_.learn_queue_full.add(1);
+    } else if (rec_.n_touches < kProgTouches) {
+      rec_.touches[rec_.n_touches++] = cell;
+    } else {
+      cacheable_ = false;
+    }
   }
   int32_t learned = vlan::kNoPort;
   const vlan::PortVlan* learned_vlan = nullptr;
@@ -364,6 +473,7 @@ void Pmd::flood(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
 }
 
 void Pmd::to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k) {
+  cacheable_ = false;  // every packet must reach the controller
   // The frame as received: the edits of earlier actions are not applied to
   // the copy (the key carries the rewritten fields).
   if (packet_in_q_.write_available() == 0) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dataplane/drops.h"
+#include "dataplane/emc.h"
 #include "dataplane/snapshot.h"
 #include "flowtable/key.h"
 #include "vlan/vlan_stack.h"
@@ -67,12 +68,16 @@ struct PmdCounters {
   Counter iterations, busy_iterations, busy_cycles, idle_cycles, packets;
   Counter learn_events, learn_queue_full;
   Counter tx_batches, tx_batch_packets;  // flushed output batches and their packets
+  Counter emc_hits, walks;               // exact-match cache hits; table walks (misses)
 };
 
 class Pmd final {
  public:
+  // `generation` moves on every change that can alter a forwarding decision
+  // (see emc.h); the PMD reads it once per iteration.
   Pmd(unsigned index, unsigned core, const std::atomic<const Snapshot*>* snapshot,
-      rte_rcu_qsbr* qsbr, rte_mempool* pool, uint32_t learn_queue_size, uint64_t tsc_base);
+      const std::atomic<uint64_t>* generation, rte_rcu_qsbr* qsbr, rte_mempool* pool,
+      uint32_t learn_queue_size, uint64_t tsc_base);
   ~Pmd();
 
   void start();
@@ -110,6 +115,9 @@ class Pmd final {
   // A received packet after stage 1 of process_burst.
   struct Meta {
     rte_mbuf* m;
+    uint32_t hash;  // EMC hash of key + input port
+    const EmcEntry* hit;  // its cache entry, or null
+    bool use_emc;         // looked up in (and inserted into) the cache
     vlan::VlanStack vlans;
     flowtable::FlowKey key;
   };
@@ -117,6 +125,9 @@ class Pmd final {
   void run();
   void process_burst(const Snapshot& s, uint32_t in_port, rte_mbuf** pkts, uint16_t n);
   void switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt);
+  void replay(const Snapshot& s, const Program& p, rte_mbuf* m);
+  void flush_replays(const Snapshot& s);
+  void output_emits(const Snapshot& s, rte_mbuf* m);
   void run_tables(Walk& w, flowtable::FlowKey& k);
   void normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty);
   void flood(Walk& w, const flowtable::FlowKey& k, uint64_t dirty);
@@ -132,11 +143,19 @@ class Pmd final {
   void drop(uint32_t port, Drop why) {
     ports_[port].drops[static_cast<size_t>(why)].add(1);
     counted_drop_ = true;
+    if (recording_) {
+      if (rec_.n_drops < kProgDrops)
+        rec_.drops[rec_.n_drops++] = {port, why};
+      else
+        cacheable_ = false;
+    }
   }
 
   const unsigned index_;
   const unsigned core_;
   const std::atomic<const Snapshot*>* snapshot_;
+  const std::atomic<uint64_t>* generation_;
+  uint64_t gen_ = 0;  // generation_ as read for this iteration
   rte_rcu_qsbr* qsbr_;
   rte_mempool* pool_;
   const uint64_t tsc_base_;
@@ -159,6 +178,29 @@ class Pmd final {
   std::unique_ptr<PacketInRaw> packet_in_scratch_;
   uint32_t n_emits_ = 0;
   bool counted_drop_ = false;  // a drop reason was counted for this packet
+  // The exact-match cache, and the program recorded by a walk for it.
+  Emc emc_;
+  Program rec_;
+  bool recording_ = false;
+  bool cacheable_ = false;
+  bool emc_changed_ = false;  // an entry was inserted during this burst
+  // With more flows than the cache holds, a lookup that misses (and the
+  // insert after it) costs more than the walk it could save. Over windows
+  // of kEmcWindow lookups, the cache is switched off below a 1-in-10 hit
+  // rate; while off, one packet in kEmcSampleOneIn still uses it, so it
+  // comes back when the traffic becomes cacheable again.
+  static constexpr uint32_t kEmcWindow = 4096, kEmcSampleOneIn = 16;
+  bool emc_on_ = true;
+  uint32_t emc_sample_ = 0, window_lookups_ = 0, window_hits_ = 0;
+  void judge_emc(bool hit) {
+    window_hits_ += hit;
+    if (++window_lookups_ < (emc_on_ ? kEmcWindow : kEmcWindow / kEmcSampleOneIn)) return;
+    emc_on_ = window_hits_ * 10 >= window_lookups_;
+    window_lookups_ = window_hits_ = 0;
+  }
+  // Replays not yet added to the counters (consecutive hits on one entry).
+  const Program* pending_ = nullptr;
+  uint64_t pending_packets_ = 0, pending_bytes_ = 0;
 
   std::atomic<bool> stop_{false};
   std::atomic<int> lcore_{-1};

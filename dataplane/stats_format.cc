@@ -20,9 +20,10 @@ void appendf(std::string& out, const char* fmt, Args... args) {
 // 8< pmd-stats-show
 std::string format_pmd_stats(const std::vector<PmdStats>& pmds) {
   // The fields and layout of OVS 3.1's dpif-netdev/pmd-stats-show, so tools
-  // that read one read the other. trestle has no EMC, SMC or megaflow
-  // cache (yet): those counters are honestly zero, and every packet makes
-  // one datapath pass.
+  // that read one read the other. "emc hits" are trestle's exact-match cache
+  // hits; "megaflow hits" are its flow-table walks (trestle has no megaflow
+  // cache and no upcalls: a miss walks the OpenFlow tables on the PMD).
+  // Every packet makes one datapath pass.
   std::string out;
   auto section = [&](const PmdStats* p) {
     const uint64_t pkts = p ? p->packets : 0;
@@ -30,7 +31,8 @@ std::string format_pmd_stats(const std::vector<PmdStats>& pmds) {
     appendf(out, "  packet recirculations: 0\n");
     appendf(out, "  avg. datapath passes per packet: %.02f\n", pkts ? 1.0 : 0.0);
     appendf(out, "  phwol hits: 0\n  mfex opt hits: 0\n  simple match hits: 0\n");
-    appendf(out, "  emc hits: 0\n  smc hits: 0\n  megaflow hits: 0\n");
+    appendf(out, "  emc hits: %" PRIu64 "\n  smc hits: 0\n", p ? p->emc_hits : 0);
+    appendf(out, "  megaflow hits: %" PRIu64 "\n", p ? p->walks : 0);
     appendf(out, "  avg. subtable lookups per megaflow hit: 0.00\n");
     appendf(out, "  miss with success upcall: 0\n  miss with failed upcall: 0\n");
     appendf(out, "  avg. packets per output batch: %.02f\n",

@@ -59,6 +59,7 @@ Rule* FlowTables::new_rule(const FlowMod& fm, uint8_t table) {
 }
 
 void FlowTables::stage_insert(Rule* r) {
+  touch(r->table);
   tables_[r->table]->insert(r);
   index_[r->table].insert(r);
   if (r->idle_timeout || r->hard_timeout) timed_.insert(r);
@@ -210,7 +211,7 @@ void FlowTables::unlink(Rule* r) {
 
 // 8< commit
 void FlowTables::commit() {
-  for (auto& t : tables_) t->publish();
+  publish_touched();
   // Release: every rule, list and order staged for this version is written
   // before a reader can acquire the version number.
   version_.store(staged_, std::memory_order_release);
@@ -232,6 +233,12 @@ void FlowTables::commit() {
 }
 // >8
 
+void FlowTables::publish_touched() {
+  for (uint8_t t : touched_) tables_[t]->publish();
+  touched_.clear();
+  touched_set_.reset();
+}
+
 void FlowTables::rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     Rule* r = it->rule;
@@ -240,6 +247,7 @@ void FlowTables::rollback() {
       timed_.erase(r);
       // Never visible (add_version was never published); readers may still
       // be looking at it in a list, so it is freed after a grace period.
+      touch(r->table);
       tables_[r->table]->remove(r);
       reclaimer_->defer([r] { delete r; });
     } else {
@@ -248,7 +256,7 @@ void FlowTables::rollback() {
       if (r->idle_timeout || r->hard_timeout) timed_.insert(r);
     }
   }
-  for (auto& t : tables_) t->publish();
+  publish_touched();
   undo_.clear();
   staged_removed_.clear();
 }

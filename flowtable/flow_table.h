@@ -33,6 +33,7 @@
 //    later, through the Reclaimer.
 
 #include <array>
+#include <bitset>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -179,6 +180,13 @@ class FlowTables {
   void stage_replace(Rule* old, Rule* r, bool reset_counts);
   void commit();
   void rollback();
+  void touch(uint8_t table) {
+    if (!touched_set_.test(table)) {
+      touched_set_.set(table);
+      touched_.push_back(table);
+    }
+  }
+  void publish_touched();  // the subtable order of the tables staging changed
   bool selects(const Rule* r, const FlowMod& fm, bool strict) const;
   FlowStats stats_of(const Rule* r) const;
   void unlink(Rule* r);
@@ -195,6 +203,8 @@ class FlowTables {
   std::atomic<uint64_t> version_{1};
   uint64_t staged_ = 2;  // the version being staged
   bool bundle_open_ = false;
+  std::vector<uint8_t> touched_;  // tables whose classifier changed since the last publish
+  std::bitset<kNumTables> touched_set_;
   // Lets deferred unlinks know whether the tables still exist.
   std::shared_ptr<FlowTables*> self_;
 };

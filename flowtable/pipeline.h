@@ -22,6 +22,7 @@
 //   void table_miss(uint8_t table);
 //   void resubmit_limit();    // the walk went deeper than kMaxResubmitDepth
 //   void in_port_output();    // output:N to the input port, skipped as in OVS
+//   void matched(const Rule* r);  // r matched (and was counted) on the walk
 //
 // Thread-safety: runs on a reader thread against FlowTables::version() as
 // read once for the packet (or burst); touches only the rules' counters.
@@ -103,6 +104,7 @@ class Pipeline {
         return false;
       }
       r->count(slot_, 1, bytes_);
+      sink_.matched(r);
       const Instructions& ins = r->ins;
       if (!ins.apply.empty()) apply(ins.apply, k, table, depth);
       if (ins.clear_actions) set_.clear();

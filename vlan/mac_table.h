@@ -82,6 +82,22 @@ class MacTable {
     return static_cast<int32_t>(port);
   }
 
+  // lookup_touch() that also returns the entry's last-seen cell (null on a
+  // miss): for caches of NORMAL's decisions, which refresh it on a hit as
+  // lookup_touch() would. The cell is valid until the entry is removed or
+  // the table rebuilt, both of which the dataplane treats as a change that
+  // invalidates such caches.
+  int32_t lookup_touch(uint16_t vlan, uint64_t mac, uint32_t now,
+                       std::atomic<uint32_t>** cell) const {
+    uint32_t port;
+    Slot* s = const_cast<Slot*>(find(vlan, mac, &port));
+    *cell = s ? &s->last_seen : nullptr;
+    if (!s) return kNoPort;
+    if (s->last_seen.load(std::memory_order_relaxed) != now)
+      s->last_seen.store(now, std::memory_order_relaxed);  // as in lookup_touch()
+    return static_cast<int32_t>(port);
+  }
+
   // Starts loading the slot where (vlan, mac) would be, so that a lookup
   // soon after finds it in cache. A burst prefetches all its packets' slots
   // first: their cache misses then overlap instead of stalling one by one.

@@ -5,6 +5,10 @@
 //   ref: br-int {vm: dpdkvhostuser access tag 1, int-br-eth0: patch}
 //        br-eth0 {phy-br-eth0: patch, nic: dpdkvhostuser trunk}
 //   b1:  br0 {vm, nic: dpdkvhostuser access tag 1}
+//   b2:  br0 {vm, nic: dpdkvhostuser} with flows in_port=vm -> nic, nic -> vm
+//        instead of NORMAL
+//   b3:  ref plus the neutron agent's flows for VLAN 2000 <-> local VLAN 1
+//        (compat-openflow.md section 3), as bench/e2e/run gives OVS
 // Like ovs-vswitchd it keeps <rundir>/ovs-vswitchd.pid and serves
 // <rundir>/ovs-vswitchd.<pid>.ctl, so stock `OVS_RUNDIR=<rundir> ovs-appctl`
 // reads it as it reads OVS: dpif-netdev/pmd-stats-show, pmd-stats-clear,
@@ -26,8 +30,55 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
 #include "dataplane/stats_format.h"
+#include "flowtable/flow_table.h"
 
 using namespace trestle;
+
+namespace {
+
+using namespace trestle::flowtable;
+
+FlowMod flow(uint8_t table, uint16_t prio, const Match& m, std::vector<Action> acts,
+             std::optional<uint8_t> go = std::nullopt) {
+  FlowMod fm;
+  fm.table = table;
+  fm.priority = prio;
+  fm.match = m;
+  fm.ins.apply = std::move(acts);
+  fm.ins.goto_table = go;
+  return fm;
+}
+
+// The flows bench/e2e/run installs in OVS with ovs-ofctl, the same way.
+std::vector<std::pair<std::string, std::vector<FlowMod>>> topology_flows(
+    const std::string& topology, dataplane::Dataplane& dp) {
+  auto of = [&](const char* port) { return dp.ofport(port).value(); };
+  if (topology == "b2") {
+    FlowMod wipe;
+    wipe.command = FlowMod::Command::kDelete;
+    wipe.table = OFPTT_ALL;
+    return {{"br0",
+             {wipe, flow(0, 0x8000, Match().set(Field::in_port, of("vm")), {Action::output(of("nic"))}),
+              flow(0, 0x8000, Match().set(Field::in_port, of("nic")), {Action::output(of("vm"))})}}};
+  }
+  if (topology != "b3") return {};
+  const uint32_t int_patch = of("int-br-eth0"), phy_patch = of("phy-br-eth0");
+  return {
+      {"br-int",
+       {flow(0, 0, Match(), {}, 59), flow(59, 0, Match(), {}, 60),
+        flow(60, 3, Match(), {Action::output(OFPP_NORMAL)}), flow(23, 0, Match(), {}),
+        flow(24, 0, Match(), {}),
+        flow(0, 65535, Match().set(Field::vlan_vid, kVlanPresent | 4095), {}),
+        flow(0, 2, Match().set(Field::in_port, int_patch), {}),
+        flow(0, 3, Match().set(Field::in_port, int_patch).set(Field::vlan_vid, kVlanPresent | 2000),
+             {Action::set_field(Field::vlan_vid, kVlanPresent | 1)}, 59)}},
+      {"br-eth0",
+       {flow(0, 2, Match().set(Field::in_port, phy_patch), {}),
+        flow(0, 4, Match().set(Field::in_port, phy_patch).set(Field::vlan_vid, kVlanPresent | 1),
+             {Action::set_field(Field::vlan_vid, kVlanPresent | 2000), Action::output(OFPP_NORMAL)})}}};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string rundir, topology = "ref";
@@ -50,13 +101,14 @@ int main(int argc, char** argv) {
       case 'm': mac_table_size = static_cast<unsigned>(std::stoul(optarg)); break;
       case 'V': vhost_client = true; break;
       default:
-        fprintf(stderr, "usage: trestle-bench-switch --rundir DIR [--topology ref|b1] "
+        fprintf(stderr, "usage: trestle-bench-switch --rundir DIR [--topology ref|b1|b2|b3] "
                         "[--pmd-core N] [--mac-table-size N] [--vhost-client]\n");
         return 2;
     }
   }
-  if (rundir.empty() || (topology != "ref" && topology != "b1")) {
-    fprintf(stderr, "trestle-bench-switch: --rundir is required; --topology is ref or b1\n");
+  if (rundir.empty() ||
+      (topology != "ref" && topology != "b1" && topology != "b2" && topology != "b3")) {
+    fprintf(stderr, "trestle-bench-switch: --rundir is required; --topology is ref, b1, b2 or b3\n");
     return 2;
   }
   sigset_t sigs;
@@ -90,7 +142,7 @@ int main(int argc, char** argv) {
     return dataplane::PortSpec{name, "dpdkvhostuser", {}, v, {}};
   };
   std::vector<Result<void>> steps;
-  if (topology == "ref") {
+  if (topology == "ref" || topology == "b3") {
     steps.push_back(dp.add_bridge("br-int", bs));
     steps.push_back(dp.add_bridge("br-eth0", bs));
     steps.push_back(dp.add_port("br-int", vhost("vm", access1)));
@@ -98,12 +150,15 @@ int main(int argc, char** argv) {
     steps.push_back(dp.add_port("br-eth0", {"phy-br-eth0", "patch", {{"peer", "int-br-eth0"}}, trunk, {}}));
     steps.push_back(dp.add_port("br-eth0", vhost("nic", trunk)));
   } else {
+    const auto& v = topology == "b2" ? trunk : access1;
     steps.push_back(dp.add_bridge("br0", bs));
-    steps.push_back(dp.add_port("br0", vhost("vm", access1)));
-    steps.push_back(dp.add_port("br0", vhost("nic", access1)));
+    steps.push_back(dp.add_port("br0", vhost("vm", v)));
+    steps.push_back(dp.add_port("br0", vhost("nic", v)));
   }
   for (auto& s : steps)
     if (!s) return fail(s.error());
+  for (const auto& [br, fms] : topology_flows(topology, dp))
+    if (auto e = dp.flow_mods(br, fms)) return fail(make_error(br + ": " + e->message));
   auto pidfile = ctl::Pidfile::create(rundir + "/ovs-vswitchd.pid");
   if (!pidfile) return fail(pidfile.error());
   auto server = ctl::UnixctlServer::listen(

@@ -268,5 +268,40 @@ TEST_F(FlowTest, FlowChangesUnderTrafficLoseNothing) {
   EXPECT_EQ(stats("a").rx_dropped, 0u);
 }
 
+// The exact-match cache replays walks: rule counters keep counting on hits,
+// and a flow_mod is obeyed by the very next packet.
+TEST_F(FlowTest, CacheHitsCountRulesAndFollowFlowChanges) {
+  bridge("br0");
+  VirtioPeer& a = vm("br0", "a", trunk());
+  VirtioPeer& b = vm("br0", "b", trunk());
+  VirtioPeer& c = vm("br0", "c", trunk());
+  const uint32_t pa = ofport("a"), pb = ofport("b"), pc = ofport("c");
+  const Match from_a = Match().set(Field::in_port, pa);
+  flows("br0", {add(0, 5, from_a, acts({Action::output(pb)}))});
+  dp_->clear_pmd_stats();
+  size_t got = 0;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(a.send(std::vector<Frame>(10, make_frame(kVm2, kVm1))), 10u);
+    got += b.receive(10).size();
+  }
+  EXPECT_EQ(got, 100u);
+  EXPECT_EQ(packets_of("br0", 0, 5), 100u);
+  auto pmd = dp_->pmd_stats();
+  ASSERT_EQ(pmd.size(), 1u);
+  EXPECT_GE(pmd[0].emc_hits, 90u);
+  EXPECT_EQ(pmd[0].emc_hits + pmd[0].walks, 100u);
+  FlowMod m;
+  m.command = FlowMod::Command::kModifyStrict;
+  m.table = 0;
+  m.priority = 5;
+  m.match = from_a;
+  m.ins = acts({Action::output(pc)});
+  flows("br0", {m});
+  ASSERT_EQ(a.send(std::vector<Frame>(10, make_frame(kVm2, kVm1))), 10u);
+  EXPECT_EQ(c.receive(10).size(), 10u);
+  EXPECT_TRUE(b.drain(50).empty());
+  EXPECT_EQ(packets_of("br0", 0, 5), 110u);  // modify keeps the counters
+}
+
 }  // namespace
 }  // namespace trestle::testing

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flowtable/key.h"
+#include "flowtable/rule.h"
 
 namespace trestle::flowtable::test {
 
@@ -41,6 +42,8 @@ struct RecordingSink {
   void table_miss(uint8_t t) { misses.push_back(t); }
   void resubmit_limit() { ++resubmit_limits; }
   void in_port_output() { ++in_port_outputs; }
+  void matched(const Rule* r) { rules.push_back(r); }
+  std::vector<const Rule*> rules;
 };
 
 }  // namespace trestle::flowtable::test
