@@ -53,23 +53,23 @@ using u128 = unsigned __int128;
   X(tcp_dst, 16, kTcp, true)                                       \
   X(udp_src, 16, kUdp, true)                                       \
   X(udp_dst, 16, kUdp, true)                                       \
-  X(sctp_src, 16, kSctp, false)                                    \
-  X(sctp_dst, 16, kSctp, false)                                    \
-  X(icmpv4_type, 8, kIcmpv4, false)                            \
-  X(icmpv4_code, 8, kIcmpv4, false)                            \
-  X(arp_op, 16, kArp, false)                                        \
+  X(sctp_src, 16, kSctp, true)                                    \
+  X(sctp_dst, 16, kSctp, true)                                    \
+  X(icmpv4_type, 8, kIcmpv4, true)                            \
+  X(icmpv4_code, 8, kIcmpv4, true)                            \
+  X(arp_op, 16, kArp, true)                                        \
   X(arp_spa, 32, kArp, true)                                       \
   X(arp_tpa, 32, kArp, true)                                       \
   X(arp_sha, 48, kArp, true)                                       \
   X(arp_tha, 48, kArp, true)                                       \
-  X(ipv6_src, 128, kIpv6, false)                                  \
-  X(ipv6_dst, 128, kIpv6, false)                                  \
-  X(ipv6_flabel, 20, kIpv6, false)                              \
-  X(icmpv6_type, 8, kIcmpv6, false)                            \
-  X(icmpv6_code, 8, kIcmpv6, false)                            \
-  X(ipv6_nd_target, 128, kNd, false)                             \
-  X(ipv6_nd_sll, 48, kNdSolicit, false)                             \
-  X(ipv6_nd_tll, 48, kNdAdvert, false)                              \
+  X(ipv6_src, 128, kIpv6, true)                                  \
+  X(ipv6_dst, 128, kIpv6, true)                                  \
+  X(ipv6_flabel, 20, kIpv6, true)                              \
+  X(icmpv6_type, 8, kIcmpv6, true)                            \
+  X(icmpv6_code, 8, kIcmpv6, true)                            \
+  X(ipv6_nd_target, 128, kNd, true)                             \
+  X(ipv6_nd_sll, 48, kNdSolicit, true)                             \
+  X(ipv6_nd_tll, 48, kNdAdvert, true)                              \
   X(conj_id, 32, kNone, false)
 // >8
 
@@ -96,8 +96,8 @@ struct FieldInfo {
   std::string_view name;
   uint8_t bits;
   Prereq prereq;
-  // A set_field target trestle can write into frames. Not yet: SCTP ports
-  // (CRC32c), ICMP type/code, IPv6 fields, ip_proto, eth_type.
+  // A set_field target (trestle writes it into frames). As in OVS, in_port,
+  // eth_type, ip_proto and conj_id are read-only.
   bool settable;
 };
 

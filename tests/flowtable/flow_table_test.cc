@@ -140,7 +140,7 @@ TEST_F(FlowTablesTest, BadRequestsChangeNothing) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, OFPBAC_MATCH_INCONSISTENT);
   e = t_.apply(add(0, 1, Match().set(Field::eth_type, 0x86dd),
-                   actions({Action::set_field(Field::ipv6_src, 1)})));
+                   actions({Action::set_field(Field::ip_proto, 17)})));  // read-only, as in OVS
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, OFPBAC_BAD_SET_TYPE);
   e = t_.apply(add(0, 1, in_port(1), actions({Action::output(0)})));
