@@ -12,8 +12,13 @@ if(TRESTLE_SANITIZE STREQUAL "address")
   target_compile_options(trestle_options INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(trestle_options INTERFACE -fsanitize=address,undefined)
+elseif(TRESTLE_SANITIZE STREQUAL "thread")
+  # For the DPDK-free concurrent structures (flowtable): DPDK's own
+  # libraries are not instrumented, so dataplane tests are not run this way.
+  target_compile_options(trestle_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(trestle_options INTERFACE -fsanitize=thread)
 elseif(NOT TRESTLE_SANITIZE STREQUAL "")
-  message(FATAL_ERROR "TRESTLE_SANITIZE must be 'address' or empty, not '${TRESTLE_SANITIZE}'")
+  message(FATAL_ERROR "TRESTLE_SANITIZE must be 'address', 'thread' or empty, not '${TRESTLE_SANITIZE}'")
 endif()
 
 # trestle_add_library(NAME SOURCES ... LIBRARIES ...): a module's library,

@@ -233,6 +233,7 @@ struct Pmd::Walk {
   void resubmit_limit() { pmd.drop(in_port, Drop::resubmit_limit); }
   void in_port_output() {}
   void matched(const flowtable::Rule* r) {
+    if (!pmd.recording_) return;
     if (pmd.rec_.n_rules < kProgRules)
       pmd.rec_.rules[pmd.rec_.n_rules++] = r;
     else
@@ -265,12 +266,13 @@ void Pmd::switch_packet(const Snapshot& s, uint32_t in_port, Meta& mt) {
   counted_drop_ = false;
   cur_ = &mt;
   rec_.n_rules = rec_.n_touches = rec_.n_emits = rec_.n_patches = rec_.n_drops = 0;
-  recording_ = cacheable_ = true;
-  const flowtable::FlowKey key = mt.key;  // the walk edits mt.key
+  // Record the walk only when the cache may take it.
+  recording_ = cacheable_ = mt.use_emc;
+  if (mt.use_emc) emc_key_ = mt.key;  // the walk edits mt.key
   Walk w{*this, s, in_port, s.bridges[s.ports[in_port].bridge], mt.vlans, m->pkt_len, 0};
-  run_tables(w, mt.key);
+  run_tables(w, mt.key, &mt.key);
   recording_ = false;
-  if (cacheable_ && mt.use_emc && emc_.insert(key, in_port, mt.hash, s.version, gen_, rec_))
+  if (cacheable_ && emc_.insert(emc_key_, in_port, mt.hash, s.version, gen_, rec_))
     emc_changed_ = true;
   output_emits(s, m);
 }
@@ -337,14 +339,38 @@ void Pmd::output_emits(const Snapshot& s, rte_mbuf* m) {
   send(s, m, n_emits_ - 1);
 }
 
-void Pmd::run_tables(Walk& w, flowtable::FlowKey& k) {
+// `k` is the packet's key as this bridge sees it, when `mutable_key` is
+// given (the walk may edit it); a patch crossing passes the key of the
+// bridge before and copies it only when this bridge has real flows to run.
+void Pmd::run_tables(Walk& w, const flowtable::FlowKey& k, flowtable::FlowKey* mutable_key) {
   const flowtable::FlowTables& t = *w.b.flows;
   const uint32_t emits_before = n_emits_;
   const bool counted_before = counted_drop_;
   counted_drop_ = false;
-  // One acquire load per bridge walk: the packet sees one version of the
-  // bridge's tables from start to end.
-  flowtable::Pipeline<Walk>(t, t.version(), index_, w).run(k, w.bytes);
+  if (const flowtable::Rule* sole = t.sole_normal_rule()) {
+    // A bridge whose only rule is priority=0 actions=NORMAL: no lookup, and
+    // NORMAL reads only the MAC addresses of the key.
+    sole->count(index_, 1, w.bytes);
+    w.matched(sole);
+    normal(w, k, 0);
+  } else {
+    flowtable::FlowKey copy;
+    flowtable::FlowKey* key = mutable_key;
+    if (!key) {
+      // A packet entering by a patch port: registers and metadata start at
+      // zero, in_port and the VLAN are this side's (as in OVS).
+      copy = k;
+      copy.in_port = w.s.ports[w.in_port].ofport;
+      copy.metadata = 0;
+      std::memset(copy.regs, 0, sizeof(copy.regs));
+      copy.vlan_tci =
+          w.vlans.has_top ? static_cast<uint16_t>(w.vlans.top | flowtable::kVlanPresent) : 0;
+      key = &copy;
+    }
+    // One acquire load per bridge walk: the packet sees one version of the
+    // bridge's tables from start to end.
+    flowtable::Pipeline<Walk>(t, t.version(), index_, w).run(*key, w.bytes);
+  }
   if (w.overflow) drop(w.in_port, Drop::vlan_push_limit);
   // The flows of this bridge sent the packet nowhere and no reason was
   // counted on the way (actions=drop, or outputs only to the input port):
@@ -405,13 +431,8 @@ void Pmd::cross_patch(Walk& w, uint32_t patch, const vlan::VlanStack& vlans,
   ports_[o.peer].rx_packets.add(1);
   ports_[o.peer].rx_bytes.add(w.bytes);
   const PortRt& peer = w.s.ports[o.peer];
-  flowtable::FlowKey nk = k;
-  nk.in_port = peer.ofport;
-  nk.metadata = 0;
-  std::memset(nk.regs, 0, sizeof(nk.regs));
-  nk.vlan_tci = vlans.has_top ? static_cast<uint16_t>(vlans.top | flowtable::kVlanPresent) : 0;
   Walk next{*this, w.s, o.peer, w.s.bridges[peer.bridge], vlans, w.bytes, w.depth + 1};
-  run_tables(next, nk);
+  run_tables(next, k, nullptr);
 }
 
 void Pmd::normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
@@ -438,6 +459,7 @@ void Pmd::normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
         counters_.learn_events.add(1);
       else
         counters_.learn_queue_full.add(1);
+    } else if (!recording_) {
     } else if (rec_.n_touches < kProgTouches) {
       rec_.touches[rec_.n_touches++] = cell;
     } else {

@@ -128,7 +128,7 @@ class Pmd final {
   void replay(const Snapshot& s, const Program& p, rte_mbuf* m);
   void flush_replays(const Snapshot& s);
   void output_emits(const Snapshot& s, rte_mbuf* m);
-  void run_tables(Walk& w, flowtable::FlowKey& k);
+  void run_tables(Walk& w, const flowtable::FlowKey& k, flowtable::FlowKey* mutable_key);
   void normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty);
   void flood(Walk& w, const flowtable::FlowKey& k, uint64_t dirty);
   void to_port(Walk& w, uint32_t port, const vlan::VlanStack& vlans, const flowtable::FlowKey& k,
@@ -181,6 +181,7 @@ class Pmd final {
   // The exact-match cache, and the program recorded by a walk for it.
   Emc emc_;
   Program rec_;
+  flowtable::FlowKey emc_key_;  // the key of the packet being recorded
   bool recording_ = false;
   bool cacheable_ = false;
   bool emc_changed_ = false;  // an entry was inserted during this burst

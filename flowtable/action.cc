@@ -69,6 +69,14 @@ OfStatus validate_list(const std::vector<Action>& list, const Match& m, bool act
         if (action_set)
           return bad(OFPET_BAD_ACTION, OFPBAC_BAD_TYPE, "resubmit cannot be in write_actions");
         break;
+      case ActionType::kConjunction:
+        if (action_set)
+          return bad(OFPET_BAD_ACTION, OFPBAC_BAD_TYPE, "conjunction cannot be in write_actions");
+        if (a.n_clauses < 2 || a.n_clauses > 64 || a.clause < 1 || a.clause > a.n_clauses)
+          return bad(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT,
+                     "conjunction(" + std::to_string(a.port) + "," + std::to_string(a.clause) + "/" +
+                         std::to_string(a.n_clauses) + ") needs 1 <= k <= n and 2 <= n <= 64");
+        break;
       case ActionType::kRegMove: {
         if (action_set)
           return bad(OFPET_BAD_ACTION, OFPBAC_BAD_TYPE, "move cannot be in write_actions");
@@ -103,6 +111,13 @@ bool Instructions::outputs_to(uint32_t port) const {
 }
 
 OfStatus validate_instructions(const Instructions& ins, const Match& m, uint8_t table) {
+  // A conjunctive clause does nothing else (OVS: conjunction actions may
+  // only be combined with each other).
+  bool conj = false, other = false;
+  for (const Action& a : ins.apply) (a.type == ActionType::kConjunction ? conj : other) = true;
+  if (conj && (other || ins.has_write || ins.clear_actions || ins.write_metadata || ins.goto_table))
+    return bad(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT,
+               "conjunction actions cannot be combined with other actions or instructions");
   if (ins.goto_table && (*ins.goto_table <= table || *ins.goto_table >= kNumTables))
     return bad(OFPET_BAD_INSTRUCTION, OFPBIC_BAD_TABLE_ID,
                "goto_table:" + std::to_string(*ins.goto_table) + " from table " +

@@ -41,6 +41,7 @@ enum class ActionType : uint8_t {
   kSetVlanPcp,  // OpenFlow 1.0 mod_vlan_pcp: likewise
   kResubmit,    // Nicira resubmit(port, table): port OFPP_IN_PORT keeps in_port, table 0xff the current
   kRegMove,     // Nicira move: dst[dst_ofs..+n_bits] := src[src_ofs..+n_bits]
+  kConjunction, // Nicira conjunction(id, clause/n_clauses): a clause of a conjunctive match
 };
 
 struct Action {
@@ -51,7 +52,8 @@ struct Action {
   uint16_t ethertype = 0;        // kPushVlan
   uint16_t max_len = 0;          // kOutput to CONTROLLER
   uint16_t src_ofs = 0, dst_ofs = 0, n_bits = 0;  // kRegMove
-  uint32_t port = 0;             // kOutput, kResubmit
+  uint32_t port = 0;             // kOutput, kResubmit; kConjunction: the id
+  uint8_t clause = 0, n_clauses = 0;  // kConjunction: k (1-based) of n
   u128 value = 0;                // kSetField, kSetVlanVid (VID), kSetVlanPcp
   u128 mask = 0;                 // kSetField
 
@@ -111,6 +113,14 @@ struct Action {
     a.n_bits = n_bits;
     return a;
   }
+  static Action conjunction(uint32_t id, uint8_t clause, uint8_t n_clauses) {
+    Action a;
+    a.type = ActionType::kConjunction;
+    a.port = id;
+    a.clause = clause;
+    a.n_clauses = n_clauses;
+    return a;
+  }
   bool operator==(const Action&) const = default;
 };
 
@@ -126,6 +136,10 @@ struct Instructions {
   // Whether some output action of the rule sends to `port` (flow_mod and
   // flow stats out_port filters; OFPP_ANY matches everything).
   bool outputs_to(uint32_t port) const;
+  // A clause of conjunctive matches: its only actions are conjunction().
+  bool conjunctive() const {
+    return !apply.empty() && apply.front().type == ActionType::kConjunction;
+  }
 };
 
 // Checks instructions for a rule in `table` with `match`: goto_table only

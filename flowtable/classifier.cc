@@ -216,6 +216,7 @@ void Classifier::insert(const Rule* r) {
   }
   ++st->rules;
   ++n_rules_;
+  if (r->conjunctive) n_conjunctive_.fetch_add(1, std::memory_order_relaxed);  // see lookup()
   if (r->priority > st->max_priority) {
     st->max_priority = r->priority;
     order_dirty_ = true;
@@ -249,6 +250,7 @@ void Classifier::remove(const Rule* r) {
     reclaimer_->defer([old] { std::free(const_cast<RuleList*>(old)); });
   }
   --n_rules_;
+  if (r->conjunctive) n_conjunctive_.fetch_sub(1, std::memory_order_relaxed);
   if (--st->rules == 0) drop_subtable(st);
   // max_priority stays as an upper bound: lookups stay correct, only a
   // little less eager to stop.
@@ -289,7 +291,8 @@ void Classifier::publish() {
 }
 
 // 8< lookup
-const Rule* Classifier::lookup(const FlowKey& k, uint64_t version, int32_t min_priority) const {
+template <bool kSkipClauses>
+const Rule* Classifier::lookup_plain(const FlowKey& k, uint64_t version, int32_t min_priority) const {
   // Acquire: pairs with publish()'s release store.
   const Order* o = order_.load(std::memory_order_acquire);
   const Rule* best = nullptr;
@@ -310,7 +313,7 @@ const Rule* Classifier::lookup(const FlowKey& k, uint64_t version, int32_t min_p
     for (uint32_t j = 0; j < l->n; ++j) {
       const Rule* r = l->r[j];
       if (r->priority <= best_priority) break;
-      if (!r->visible(version)) continue;
+      if (!r->visible(version) || (kSkipClauses && r->conjunctive)) continue;
       best = r;
       best_priority = r->priority;
       break;
@@ -319,5 +322,65 @@ const Rule* Classifier::lookup(const FlowKey& k, uint64_t version, int32_t min_p
   return best;
 }
 // >8
+
+template const Rule* Classifier::lookup_plain<false>(const FlowKey&, uint64_t, int32_t) const;
+
+const Rule* Classifier::lookup_conjunctive(const FlowKey& k, uint64_t version,
+                                           int32_t min_priority) const {
+  const Rule* hard = lookup_plain<true>(k, version, min_priority);
+  const int32_t floor = hard ? hard->priority : min_priority;
+  // Every visible clause above the ordinary match (bounded: more are ignored).
+  constexpr uint32_t kMaxSoft = 64;
+  const Rule* soft[kMaxSoft];
+  uint32_t n_soft = 0;
+  const Order* o = order_.load(std::memory_order_acquire);  // as in lookup_plain
+  uint64_t w[kKeyWords];
+  for (uint32_t i = 0; i < o->n && n_soft < kMaxSoft; ++i) {
+    if (o->e[i].max_priority <= floor) break;
+    const Subtable* st = o->e[i].st;
+    const uint64_t h = st->masked(k, w);
+    uint64_t at;
+    const Node* n = st->find(st->slots.load(std::memory_order_acquire), h, w, &at);
+    if (!n) continue;
+    const RuleList* l = n->rules.load(std::memory_order_acquire);
+    for (uint32_t j = 0; j < l->n && n_soft < kMaxSoft; ++j) {
+      const Rule* r = l->r[j];
+      if (r->priority <= floor) break;
+      if (r->conjunctive && r->visible(version)) soft[n_soft++] = r;
+    }
+  }
+  std::sort(soft, soft + n_soft, [](const Rule* a, const Rule* b) { return a->priority > b->priority; });
+  // Priority by priority, highest first: which conjunctions have a clause
+  // of every dimension?
+  struct Conj {
+    uint32_t id;
+    uint8_t n;
+    uint64_t seen;
+  };
+  Conj conj[kMaxSoft];
+  for (uint32_t i = 0; i < n_soft;) {
+    const uint16_t prio = soft[i]->priority;
+    uint32_t n_conj = 0;
+    for (; i < n_soft && soft[i]->priority == prio; ++i) {
+      for (const Action& a : soft[i]->ins.apply) {
+        uint32_t c = 0;
+        while (c < n_conj && conj[c].id != a.port) ++c;
+        if (c == n_conj) {
+          if (n_conj == kMaxSoft) continue;
+          conj[n_conj++] = {a.port, a.n_clauses, 0};
+        }
+        if (conj[c].n == a.n_clauses) conj[c].seen |= uint64_t{1} << (a.clause - 1);
+      }
+    }
+    for (uint32_t c = 0; c < n_conj; ++c) {
+      const uint64_t all = conj[c].n == 64 ? ~uint64_t{0} : (uint64_t{1} << conj[c].n) - 1;
+      if (conj[c].seen != all) continue;
+      FlowKey kc = k;
+      kc.conj_id = conj[c].id;
+      if (const Rule* r = lookup_plain<true>(kc, version, -1)) return r;
+    }
+  }
+  return hard;
+}
 
 }  // namespace trestle::flowtable

@@ -55,7 +55,22 @@ class Classifier {
   // --- readers ---
   // The highest-priority rule visible at `version` that matches `k`, if its
   // priority is above `min_priority`; null otherwise.
-  const Rule* lookup(const FlowKey& k, uint64_t version, int32_t min_priority = -1) const;
+  //
+  // Conjunctive matches (Nicira conjunction(id, k/n), as OVS defines them):
+  // rules whose actions are conjunction() are clauses, never returned. When
+  // the packet matches, at one priority above the best ordinary match, at
+  // least one clause of each of conjunction id's n dimensions, the table is
+  // searched again with conj_id = id (clauses ignored); a rule found there is
+  // the result, else the search goes on to lower priorities and in the end
+  // returns the ordinary match.
+  const Rule* lookup(const FlowKey& k, uint64_t version, int32_t min_priority = -1) const {
+    // Relaxed: a conjunctive rule is inserted (and this count raised) before
+    // the version that makes it visible is published; a reader that can see
+    // the rule acquired that version after the count changed.
+    if (n_conjunctive_.load(std::memory_order_relaxed) == 0)
+      return lookup_plain<false>(k, version, min_priority);
+    return lookup_conjunctive(k, version, min_priority);
+  }
 
   struct Node;
   struct Subtable;
@@ -73,11 +88,15 @@ class Classifier {
     size_t operator()(const FlowKey& m) const;
   };
 
+  template <bool kSkipClauses>
+  const Rule* lookup_plain(const FlowKey& k, uint64_t version, int32_t min_priority) const;
+  const Rule* lookup_conjunctive(const FlowKey& k, uint64_t version, int32_t min_priority) const;
   Subtable* subtable_for(const FlowKey& mask);
   void drop_subtable(Subtable* st);
 
   Reclaimer* reclaimer_;
   std::atomic<const Order*> order_;
+  std::atomic<uint32_t> n_conjunctive_{0};  // conjunctive clauses in the table (any version)
   std::unordered_map<FlowKey, Subtable*, MaskHash> by_mask_;
   std::vector<Subtable*> dropped_;  // empty, still in the published order
   bool order_dirty_ = false;

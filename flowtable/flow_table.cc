@@ -50,6 +50,7 @@ Rule* FlowTables::new_rule(const FlowMod& fm, uint8_t table) {
   r->table = table;
   r->cookie = fm.cookie;
   r->ins = fm.ins;
+  r->conjunctive = r->ins.conjunctive();
   r->idle_timeout = fm.idle_timeout;
   r->hard_timeout = fm.hard_timeout;
   r->flags = fm.flags;
@@ -212,6 +213,19 @@ void FlowTables::unlink(Rule* r) {
 // 8< commit
 void FlowTables::commit() {
   publish_touched();
+  // The state being committed is trivial when the tables hold one rule:
+  // table 0, empty match, apply_actions=NORMAL only.
+  const Rule* sole = nullptr;
+  if (index_[0].size() == 1 && n_rules() == 1) {
+    const Rule* r = *index_[0].begin();
+    const Instructions& i = r->ins;
+    if (r->match.fields() == 0 && i.apply.size() == 1 && i.apply[0].type == ActionType::kOutput &&
+        i.apply[0].port == OFPP_NORMAL && !i.has_write && !i.clear_actions && !i.write_metadata &&
+        !i.goto_table)
+      sole = r;
+  }
+  // Release, before the version: see sole_normal_rule().
+  sole_normal_.store(sole, std::memory_order_release);
   // Release: every rule, list and order staged for this version is written
   // before a reader can acquire the version number.
   version_.store(staged_, std::memory_order_release);

@@ -138,6 +138,16 @@ class FlowTables {
     return tables_[table]->lookup(k, version);
   }
   // >8
+  // The sole rule when the tables hold exactly one: table 0, matching
+  // everything, actions=NORMAL and nothing else (a new bridge, or
+  // fail_mode standalone without flows); null otherwise. A walk may then
+  // skip the lookup: the pointer is stored before the version it describes
+  // is published, and always describes a whole committed state, so a
+  // packet using it sees that state entirely.
+  const Rule* sole_normal_rule() const {
+    // Acquire: pairs with the release in commit(); the rule is complete.
+    return sole_normal_.load(std::memory_order_acquire);
+  }
 
  private:
   struct Ident {
@@ -191,16 +201,19 @@ class FlowTables {
   FlowStats stats_of(const Rule* r) const;
   void unlink(Rule* r);
 
+  // What readers touch first, on one cache line: the version, the trivial
+  // rule, then the tables.
+  alignas(64) std::atomic<uint64_t> version_{1};
+  std::atomic<const Rule*> sole_normal_{nullptr};
+  std::array<std::unique_ptr<Classifier>, kNumTables> tables_;
   Reclaimer* reclaimer_;
   Options opts_;
-  std::array<std::unique_ptr<Classifier>, kNumTables> tables_;
   std::array<Index, kNumTables> index_;  // the staged state, by identity
   std::unordered_set<Rule*> timed_;      // live rules with a timeout
   std::unordered_set<Rule*> zombies_;    // removed, waiting to be unlinked
   std::vector<Undo> undo_;               // what the staged version changed
   std::vector<FlowRemoved> removed_;     // committed, for take_removed()
   std::vector<FlowRemoved> staged_removed_;
-  std::atomic<uint64_t> version_{1};
   uint64_t staged_ = 2;  // the version being staged
   bool bundle_open_ = false;
   std::vector<uint8_t> touched_;  // tables whose classifier changed since the last publish

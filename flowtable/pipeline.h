@@ -170,6 +170,8 @@ class Pipeline {
         k.in_port = saved;
         break;
       }
+      case ActionType::kConjunction:
+        break;  // the classifier never returns a conjunctive clause
       case ActionType::kRegMove: {
         const u128 bits = (field_all_ones(a.src) >> a.src_ofs) &
                           (a.n_bits >= 128 ? ~u128{0} : (u128{1} << a.n_bits) - 1);

@@ -47,6 +47,7 @@ class Rule {
   uint64_t cookie = 0;
   Instructions ins;
   uint16_t idle_timeout = 0, hard_timeout = 0, flags = 0;
+  bool conjunctive = false;   // ins.conjunctive(): a clause, never the rule a lookup returns
   uint64_t created_ms = 0;    // writer: for duration and hard_timeout
   uint64_t last_used_ms = 0;  // writer: updated from the hit mark, for idle_timeout
   uint64_t base_packets = 0, base_bytes = 0;  // carried over from a replaced rule

@@ -368,6 +368,57 @@ TEST_F(FlowTablesTest, DiscardedBundleChangesNothing) {
   EXPECT_EQ(find(0, key(1))->priority, 0);
 }
 
+// OVS's conjunctive match (ovs-fields(7)): ip_src in {.1, .4} and ip_dst in
+// {.2, .5} as two dimensions of conjunction 1234, resolved by conj_id=1234.
+TEST_F(FlowTablesTest, ConjunctiveMatch) {
+  auto ip = [] { return Match().set(Field::eth_type, 0x0800); };
+  auto pkt = [](uint32_t src, uint32_t dst) {
+    auto f = ipv4(0xbb, 0xaa, -1, 6, 0x0a000000 | src, 0x0a000000 | dst, 1, 2);
+    FlowKey k;
+    extract(f.data(), uint32_t(f.size()), 1, &k);
+    return k;
+  };
+  auto out = [&](uint32_t src, uint32_t dst) {
+    const Rule* r = find(0, pkt(src, dst));
+    return r && !r->ins.apply.empty() ? r->ins.apply[0].port : 0u;
+  };
+  ok(add(0, 1, Match(), actions({Action::output(8)})));
+  ok(add(0, 200, Match().set(Field::conj_id, 1234), actions({Action::output(9)})));
+  for (uint32_t a : {1, 4})
+    ok(add(0, 200, ip().set(Field::ipv4_src, 0x0a000000 | a), actions({Action::conjunction(1234, 1, 2)})));
+  for (uint32_t a : {2, 5})
+    ok(add(0, 200, ip().set(Field::ipv4_dst, 0x0a000000 | a), actions({Action::conjunction(1234, 2, 2)})));
+  EXPECT_EQ(out(1, 2), 9u);
+  EXPECT_EQ(out(4, 5), 9u);
+  EXPECT_EQ(out(1, 3), 8u);  // one dimension only: not a match, lower priorities decide
+  EXPECT_EQ(out(3, 2), 8u);
+  // An ordinary rule above the clauses wins; one below them loses.
+  ok(add(0, 300, ip().set(Field::ipv4_dst, 0x0a000005), actions({Action::output(7)})));
+  ok(add(0, 150, ip().set(Field::ipv4_dst, 0x0a000002), actions({Action::output(6)})));
+  EXPECT_EQ(out(4, 5), 7u);
+  EXPECT_EQ(out(1, 2), 9u);
+  EXPECT_EQ(out(3, 2), 6u);
+  // A clause can belong to several conjunctions; a third dimension of
+  // another id completes only with all three.
+  ok(add(0, 250, ip().set(Field::ipv4_src, 0x0a000007),
+         actions({Action::conjunction(77, 1, 3), Action::conjunction(1234, 1, 2)})));
+  ok(add(0, 250, ip().set(Field::ip_proto, 6), actions({Action::conjunction(77, 2, 3)})));
+  ok(add(0, 250, Match().set(Field::conj_id, 77), actions({Action::output(5)})));
+  EXPECT_EQ(out(7, 9), 8u);  // 77 lacks dimension 3; 1234 at 250 has no dimension 2
+  ok(add(0, 250, ip().set(Field::ipv4_dst, 0x0a000009), actions({Action::conjunction(77, 3, 3)})));
+  EXPECT_EQ(out(7, 9), 5u);
+  // Without its conj_id rule a conjunction acts as if it had not matched.
+  ok(del_strict(0, 200, Match().set(Field::conj_id, 1234)));
+  EXPECT_EQ(out(1, 2), 6u);
+  // A clause does nothing else.
+  auto e = t_.apply(add(0, 1, ip(), actions({Action::conjunction(1, 1, 2), Action::output(1)})));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, OFPBAC_BAD_ARGUMENT);
+  e = t_.apply(add(0, 1, ip(), actions({Action::conjunction(1, 3, 2)})));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, OFPBAC_BAD_ARGUMENT);
+}
+
 // A reader that still holds an older version keeps seeing that version's
 // rules until it passes a quiescent point.
 TEST(FlowTablesVersions, OldVersionStaysReadableUntilGracePeriod) {
