@@ -24,8 +24,10 @@
 
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
+#include "bench/topology_flows.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
 
@@ -39,7 +41,8 @@ rte_mempool* g_pool = nullptr;
 class Rig {
  public:
   // topology: "io" (no switch: the floor), "b1" (one bridge, two access
-  // ports), "ref" (access port on br-int, patch, trunk on br-eth0).
+  // ports), "ref" (access port on br-int, patch, trunk on br-eth0), "b3"
+  // (ref plus the neutron agent's VLAN 1 <-> 2000 flows).
   Rig(const std::string& topology, uint32_t n_macs) : n_macs_(n_macs), io_(topology == "io") {
     static int seq = 0;
     const std::string vm = make_port(seq++, &vm_rx_, &vm_tx_);
@@ -52,7 +55,8 @@ class Rig {
     BridgeSettings bs;
     bs.mac_table_size = std::max<uint32_t>(n_macs * 2, 8192);
     const vlan::PortVlanSettings access1{"access", 1, {}}, trunk{"trunk", std::nullopt, {}};
-    if (topology == "ref") {
+    const bool two_bridges = topology == "ref" || topology == "b3";
+    if (two_bridges) {
       ok(dp_->add_bridge("br-int", bs));
       ok(dp_->add_bridge("br-eth0", bs));
       ok(dp_->add_port("br-int", {"vm", "dpdk", {{"dpdk-devargs", vm}}, access1, {}}));
@@ -64,6 +68,8 @@ class Rig {
       ok(dp_->add_port("br0", {"vm", "dpdk", {{"dpdk-devargs", vm}}, access1, {}}));
       ok(dp_->add_port("br0", {"nic", "dpdk", {{"dpdk-devargs", nic}}, access1, {}}));
     }
+    for (const auto& [br, fms] : bench::topology_flows(topology, *dp_))
+      if (auto e = dp_->flow_mods(br, fms)) throw std::runtime_error(e->message);
     rte_eth_dev_get_port_by_name(vm.c_str(), &vm_port_);
     rte_eth_dev_get_port_by_name(nic.c_str(), &nic_port_);
     frame_.assign(60, 0);
@@ -76,8 +82,12 @@ class Rig {
       for (int b = 0; b < 6; ++b) hello[6 + b] = static_cast<uint8_t>(kSink >> (40 - 8 * b));
       hello[0] = 0xff;
       memset(hello.data(), 0xff, 6);
-      if (topology == "ref") {
-        hello[12] = 0x81, hello[15] = 1, hello[16] = 0x08;
+      if (two_bridges) {
+        // VLAN 1 on ref's wire; the provider VLAN 2000 (0x7d0) on b3's.
+        hello[12] = 0x81;
+        hello[14] = topology == "b3" ? 0x07 : 0;
+        hello[15] = topology == "b3" ? 0xd0 : 1;
+        hello[16] = 0x08;
       } else {
         hello[12] = 0x08;
       }
@@ -182,9 +192,11 @@ void run(benchmark::State& state, const char* topology) {
 void BM_IoForwardFloor(benchmark::State& state) { run(state, "io"); }
 void BM_TrestleOneBridge(benchmark::State& state) { run(state, "b1"); }
 void BM_TrestleReference(benchmark::State& state) { run(state, "ref"); }
+void BM_TrestleNeutronFlows(benchmark::State& state) { run(state, "b3"); }
 BENCHMARK(BM_IoForwardFloor)->Arg(1);
 BENCHMARK(BM_TrestleOneBridge)->Arg(1);
 BENCHMARK(BM_TrestleReference)->Arg(1)->Arg(100000);
+BENCHMARK(BM_TrestleNeutronFlows)->Arg(1)->Arg(100000);
 
 }  // namespace
 }  // namespace trestle::dataplane

@@ -30,55 +30,10 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
 #include "dataplane/stats_format.h"
-#include "flowtable/flow_table.h"
+#include "bench/topology_flows.h"
 
 using namespace trestle;
 
-namespace {
-
-using namespace trestle::flowtable;
-
-FlowMod flow(uint8_t table, uint16_t prio, const Match& m, std::vector<Action> acts,
-             std::optional<uint8_t> go = std::nullopt) {
-  FlowMod fm;
-  fm.table = table;
-  fm.priority = prio;
-  fm.match = m;
-  fm.ins.apply = std::move(acts);
-  fm.ins.goto_table = go;
-  return fm;
-}
-
-// The flows bench/e2e/run installs in OVS with ovs-ofctl, the same way.
-std::vector<std::pair<std::string, std::vector<FlowMod>>> topology_flows(
-    const std::string& topology, dataplane::Dataplane& dp) {
-  auto of = [&](const char* port) { return dp.ofport(port).value(); };
-  if (topology == "b2") {
-    FlowMod wipe;
-    wipe.command = FlowMod::Command::kDelete;
-    wipe.table = OFPTT_ALL;
-    return {{"br0",
-             {wipe, flow(0, 0x8000, Match().set(Field::in_port, of("vm")), {Action::output(of("nic"))}),
-              flow(0, 0x8000, Match().set(Field::in_port, of("nic")), {Action::output(of("vm"))})}}};
-  }
-  if (topology != "b3") return {};
-  const uint32_t int_patch = of("int-br-eth0"), phy_patch = of("phy-br-eth0");
-  return {
-      {"br-int",
-       {flow(0, 0, Match(), {}, 59), flow(59, 0, Match(), {}, 60),
-        flow(60, 3, Match(), {Action::output(OFPP_NORMAL)}), flow(23, 0, Match(), {}),
-        flow(24, 0, Match(), {}),
-        flow(0, 65535, Match().set(Field::vlan_vid, kVlanPresent | 4095), {}),
-        flow(0, 2, Match().set(Field::in_port, int_patch), {}),
-        flow(0, 3, Match().set(Field::in_port, int_patch).set(Field::vlan_vid, kVlanPresent | 2000),
-             {Action::set_field(Field::vlan_vid, kVlanPresent | 1)}, 59)}},
-      {"br-eth0",
-       {flow(0, 2, Match().set(Field::in_port, phy_patch), {}),
-        flow(0, 4, Match().set(Field::in_port, phy_patch).set(Field::vlan_vid, kVlanPresent | 1),
-             {Action::set_field(Field::vlan_vid, kVlanPresent | 2000), Action::output(OFPP_NORMAL)})}}};
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string rundir, topology = "ref";
@@ -157,7 +112,7 @@ int main(int argc, char** argv) {
   }
   for (auto& s : steps)
     if (!s) return fail(s.error());
-  for (const auto& [br, fms] : topology_flows(topology, dp))
+  for (const auto& [br, fms] : bench::topology_flows(topology, dp))
     if (auto e = dp.flow_mods(br, fms)) return fail(make_error(br + ": " + e->message));
   auto pidfile = ctl::Pidfile::create(rundir + "/ovs-vswitchd.pid");
   if (!pidfile) return fail(pidfile.error());
