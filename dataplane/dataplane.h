@@ -105,7 +105,7 @@ struct PacketIn {
   uint32_t in_port = 0;      // OpenFlow port number
   uint16_t max_len = 0;      // the output action's max_len
   uint32_t total_len = 0;    // the frame's length
-  std::vector<uint8_t> data;  // the frame as received, cut to max_len
+  std::vector<uint8_t> data;  // the frame with the walk's edits so far, cut to max_len
   flowtable::FlowKey key;     // the pipeline's fields (registers, metadata) at the output
 };
 

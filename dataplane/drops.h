@@ -31,7 +31,7 @@ namespace trestle::dataplane {
   X(flow_drop, "the matching flows sent the packet nowhere (actions=drop)")               \
   X(no_such_port, "a flow output to an OpenFlow port the bridge does not have")           \
   X(resubmit_limit, "resubmits nested deeper than the limit")                             \
-  X(vlan_push_limit, "push_vlan onto a packet that already has a tag (not supported)")    \
+  X(vlan_push_limit, "a second push_vlan, or one over a rewritten tag (not supported)")    \
   X(packet_in_queue_full, "the packet-in queue to the control thread was full")            \
   X(tx_failed, "output queue full or peer not connected")
 // >8

@@ -58,6 +58,7 @@ Pmd::Pmd(unsigned index, unsigned core, const std::atomic<const Snapshot*>* snap
   emits_.resize(kMaxEmits);
   keys_.resize(kMaxEmits);
   packet_in_scratch_ = std::make_unique<PacketInRaw>();
+  packet_in_frame_.reset(new uint8_t[kPacketInBytes + 2 * vlan::kVlanHeaderLen]);
 }
 
 Pmd::~Pmd() { stop(); }
@@ -205,7 +206,7 @@ struct Pmd::Walk {
       case flowtable::OFPP_NORMAL: pmd.normal(*this, k, dirty); return;
       case flowtable::OFPP_FLOOD:
       case flowtable::OFPP_ALL: pmd.flood(*this, k, dirty); return;
-      case flowtable::OFPP_CONTROLLER: pmd.to_controller(*this, max_len, k); return;
+      case flowtable::OFPP_CONTROLLER: pmd.to_controller(*this, max_len, k, dirty); return;
       case flowtable::OFPP_LOCAL:
         if (b.local_port == kNoPeer)
           pmd.drop(in_port, Drop::no_such_port);
@@ -494,23 +495,42 @@ void Pmd::flood(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
     if (np.port != w.in_port) to_port(w, np.port, w.vlans, k, dirty);
 }
 
-void Pmd::to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k) {
+void Pmd::to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k, uint64_t dirty) {
   cacheable_ = false;  // every packet must reach the controller
-  // The frame as received: the edits of earlier actions are not applied to
-  // the copy (the key carries the rewritten fields).
   if (packet_in_q_.write_available() == 0) {
     drop(w.in_port, Drop::packet_in_queue_full);
     return;
   }
   PacketInRaw& pi = *packet_in_scratch_;
   const rte_mbuf* m = cur_->m;
+  // The frame as it is at this point of the walk: the VLAN edits and
+  // rewritten fields of earlier actions applied to a copy (4 bytes of
+  // headroom for a pushed tag).
+  uint8_t* buf = packet_in_frame_.get();
+  const uint32_t copied = std::min<uint32_t>(m->data_len, kPacketInBytes);
+  uint8_t* start = buf + vlan::kVlanHeaderLen;
+  std::memcpy(start, rte_pktmbuf_mtod(m, const uint8_t*), copied);
+  uint32_t len = copied;
+  const vlan::VlanStack& v = w.vlans;
+  for (uint8_t i = 0; i < v.popped && len >= vlan::kEthHeaderLen + vlan::kVlanHeaderLen; ++i) {
+    vlan::pop_tag(start);
+    start += vlan::kVlanHeaderLen;
+    len -= vlan::kVlanHeaderLen;
+  }
+  if (v.pushed) {
+    start -= vlan::kVlanHeaderLen;
+    vlan::push_tag(start, v.top);
+    len += vlan::kVlanHeaderLen;
+  } else if (v.rewrite_outer() && len >= vlan::kEthHeaderLen + vlan::kVlanHeaderLen) {
+    vlan::store_be16(start + 14, v.top);
+  }
+  if (dirty) flowtable::write_fields(start, len, k, dirty);
   pi.bridge = w.s.ports[w.in_port].bridge;
   pi.max_len = max_len;
   pi.in_port = k.in_port;
-  pi.total_len = m->pkt_len;
-  uint32_t n = std::min<uint32_t>({m->data_len, kPacketInBytes, uint32_t{max_len}});
-  pi.len = n;
-  std::memcpy(pi.data, rte_pktmbuf_mtod(m, const uint8_t*), n);
+  pi.total_len = m->pkt_len + len - copied;
+  pi.len = std::min<uint32_t>({len, kPacketInBytes, uint32_t{max_len}});
+  std::memcpy(pi.data, start, pi.len);
   pi.key = k;
   packet_in_q_.push(pi);  // room checked above; one producer
 }

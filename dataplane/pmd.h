@@ -135,7 +135,7 @@ class Pmd final {
                uint64_t dirty);
   void cross_patch(Walk& w, uint32_t patch, const vlan::VlanStack& vlans,
                    const flowtable::FlowKey& k);
-  void to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k);
+  void to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k, uint64_t dirty);
   void send(const Snapshot& s, rte_mbuf* m, uint32_t emit);
   void enqueue_tx(const Snapshot& s, uint32_t port, rte_mbuf* m);
   void flush_port(const Snapshot& s, uint32_t port);
@@ -176,6 +176,7 @@ class Pmd final {
   Meta meta_[kBurst];
   const Meta* cur_ = nullptr;  // the packet being switched
   std::unique_ptr<PacketInRaw> packet_in_scratch_;
+  std::unique_ptr<uint8_t[]> packet_in_frame_;  // a packet-in's frame while it is edited
   uint32_t n_emits_ = 0;
   bool counted_drop_ = false;  // a drop reason was counted for this packet
   // The exact-match cache, and the program recorded by a walk for it.

@@ -9,9 +9,10 @@
 // logical stack into at most: pop N wire tags, then push one tag or rewrite
 // the outer TCI. A patch port in between costs no byte moves at all.
 //
-// NORMAL never stacks a second tag (no dot1q-tunnel), so the logical stack is
-// either the wire tags below `popped` (top possibly rewritten) or one pushed
-// tag over an emptied wire stack.
+// The logical stack is the wire tags below `popped` (the top possibly
+// rewritten), optionally under one pushed tag. NORMAL only pushes onto an
+// emptied stack (no dot1q-tunnel); OpenFlow's push_vlan may push onto a
+// tagged frame (one tag deep: a second push is refused).
 
 #include <cstdint>
 
@@ -26,7 +27,7 @@ struct VlanStack {
   uint8_t n_wire = 0;    // wire tags parsed (at most kMaxWireTags)
   bool deeper = false;   // another VLAN ethertype follows the last parsed tag
   uint8_t popped = 0;    // wire tags removed from the top
-  bool pushed = false;   // `top` is a new tag over an emptied wire stack
+  bool pushed = false;   // `top` is a new tag over the wire tags below `popped`
   bool has_top = false;  // the frame is (logically) tagged
   uint16_t top = 0;      // its outer TCI
 
@@ -53,8 +54,8 @@ struct VlanStack {
     L2Header h;
     h.tagged = has_top;
     h.tci = has_top ? top : 0;
-    h.inner_tagged = !pushed && has_top &&
-                     (popped + 1 < n_wire || (popped + 1 == n_wire && deeper));
+    h.inner_tagged = has_top && (pushed ? popped < n_wire
+                                        : (popped + 1 < n_wire || (popped + 1 == n_wire && deeper)));
     return h;
   }
 
@@ -67,8 +68,10 @@ struct VlanStack {
       has_top = true;
     } else if (has_top) {
       if (pushed) {
+        // The wire tags under the pushed one (if any) are on top again.
         pushed = false;
-        has_top = false;
+        has_top = popped < n_wire;
+        top = has_top ? wire[popped] : 0;
       } else {
         ++popped;
         has_top = popped < n_wire;
@@ -79,10 +82,11 @@ struct VlanStack {
   // >8
 
   // OpenFlow's VLAN actions on the logical stack (TCIs as on the wire).
-  // push_vlan onto a frame with no tag left; a second tag over an existing
-  // one is not representable here (false: the caller drops the frame).
+  // push_vlan: refused (false: the caller drops the frame) when a tag was
+  // pushed already, or over a wire tag whose TCI was rewritten: neither is
+  // representable here.
   bool push(uint16_t tci) {
-    if (has_top) return false;
+    if (pushed || rewrite_outer()) return false;
     top = tci;
     pushed = true;
     has_top = true;

@@ -36,6 +36,15 @@ FlowMod add(uint8_t table, uint16_t prio, const Match& m, const Instructions& in
   return fm;
 }
 
+FlowMod del_strict_of(uint16_t prio, const Match& m) {
+  FlowMod fm;
+  fm.command = FlowMod::Command::kDeleteStrict;
+  fm.table = 0;
+  fm.priority = prio;
+  fm.match = m;
+  return fm;
+}
+
 class FlowTest : public SwitchTest {
  protected:
   uint32_t ofport(const std::string& p) {
@@ -188,6 +197,30 @@ TEST_F(FlowTest, RewritesKeepChecksumsValid) {
   EXPECT_TRUE(udp_checksums_ok(f, l3));
 }
 
+// push_vlan onto a tagged frame (QinQ) and pop_vlan, on the wire.
+TEST_F(FlowTest, PushOntoATaggedFrame) {
+  bridge("br0");
+  VirtioPeer& a = vm("br0", "a", trunk());
+  VirtioPeer& b = vm("br0", "b", trunk());
+  const uint32_t pa = ofport("a"), pb = ofport("b");
+  flows("br0", {add(0, 5, Match().set(Field::in_port, pa),
+                    acts({Action::push_vlan(0x8100),
+                          Action::set_field(Field::vlan_vid, kVlanPresent | 100), Action::output(pb)})),
+                add(0, 5, Match().set(Field::in_port, pb),
+                    acts({Action::pop_vlan(), Action::output(pa)}))});
+  ASSERT_EQ(a.send({make_frame(kVm2, kVm1, {5})}), 1u);
+  auto got = b.receive(1);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].size(), 68u);
+  EXPECT_EQ(frame_vid(got[0]), 100);
+  EXPECT_EQ((got[0][16] << 8 | got[0][17]), 0x8100);  // the original tag, inside
+  EXPECT_EQ((got[0][18] << 8 | got[0][19]) & 0xfff, 5);
+  ASSERT_EQ(b.send({got[0]}), 1u);
+  auto back = a.receive(1);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0], make_frame(kVm2, kVm1, {5}));
+}
+
 TEST_F(FlowTest, TableMissAndControllerAndFlood) {
   bridge("br0");
   VirtioPeer& a = vm("br0", "a", trunk());
@@ -218,6 +251,23 @@ TEST_F(FlowTest, TableMissAndControllerAndFlood) {
   EXPECT_EQ(pins[0].in_port, pa);
   EXPECT_EQ(pins[0].total_len, 64u);
   EXPECT_EQ(pins[0].data.size(), 32u);
+
+  // The controller gets the packet as the actions before left it.
+  flows("br0", {add(0, 3, Match().set(Field::in_port, pa),
+                    acts({Action::set_vlan_vid(42), Action::set_field(Field::eth_dst, kVm1),
+                          Action::output(OFPP_CONTROLLER, OFPCML_NO_BUFFER)}))});
+  ASSERT_EQ(a.send({make_frame(kVm2, kVm1)}), 1u);
+  pins.clear();
+  for (int i = 0; i < 200 && pins.empty(); ++i) {
+    pins = dp_->take_packet_ins();
+    if (pins.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(pins.size(), 1u);
+  EXPECT_EQ(pins[0].total_len, 68u);
+  ASSERT_EQ(pins[0].data.size(), 68u);
+  EXPECT_EQ(frame_vid(pins[0].data), 42);
+  EXPECT_EQ(frame_dst(pins[0].data), kVm1);
+  ASSERT_TRUE(dp_->flow_mod("br0", del_strict_of(3, Match().set(Field::in_port, pa))) == std::nullopt);
 
   // Output to a port number the bridge does not have: counted.
   flows("br0", {add(0, 2, Match().set(Field::in_port, pa), acts({Action::output(999)}))});

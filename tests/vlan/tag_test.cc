@@ -122,6 +122,27 @@ TEST(VlanStack, RewriteKeepsPcp) {
   EXPECT_FALSE(s.pushed);
 }
 
+// OpenFlow's push_vlan onto a tagged frame (QinQ): one new tag over the wire
+// tag; popping it shows the wire tag again; a second push is refused.
+TEST(VlanStack, PushOverAWireTag) {
+  auto f = frame(0x8100, {0x00, 0x05, 0x08, 0x00});
+  VlanStack s = VlanStack::parse(f.data(), static_cast<uint32_t>(f.size()));
+  ASSERT_TRUE(s.push(0x0064));
+  EXPECT_TRUE(s.pushed);
+  EXPECT_EQ(s.header().vid(), 100);
+  EXPECT_TRUE(s.header().inner_tagged);
+  EXPECT_FALSE(s.push(0x0065));
+  EXPECT_FALSE(s.unchanged());
+  s.pop();
+  EXPECT_TRUE(s.header().tagged);
+  EXPECT_EQ(s.header().vid(), 5);
+  EXPECT_TRUE(s.unchanged());
+  // Over a rewritten wire tag: not representable, refused.
+  s.set_top(0x0007);
+  EXPECT_TRUE(s.rewrite_outer());
+  EXPECT_FALSE(s.push(0x0064));
+}
+
 TEST(VlanStack, DeepStackIsMarked) {
   auto f = frame(0x8100, {0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x81, 0, 0, 4, 8, 0});
   VlanStack s = VlanStack::parse(f.data(), static_cast<uint32_t>(f.size()));
