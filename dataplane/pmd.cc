@@ -460,11 +460,11 @@ void Pmd::normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
         counters_.learn_events.add(1);
       else
         counters_.learn_queue_full.add(1);
-    } else if (!recording_) {
-    } else if (rec_.n_touches < kProgTouches) {
-      rec_.touches[rec_.n_touches++] = cell;
-    } else {
-      cacheable_ = false;
+    } else if (recording_) {
+      if (rec_.n_touches < kProgTouches)
+        rec_.touches[rec_.n_touches++] = cell;
+      else
+        cacheable_ = false;
     }
   }
   int32_t learned = vlan::kNoPort;

@@ -60,6 +60,7 @@ Rule* FlowTables::new_rule(const FlowMod& fm, uint8_t table) {
 }
 
 void FlowTables::stage_insert(Rule* r) {
+  ++n_rules_;
   touch(r->table);
   tables_[r->table]->insert(r);
   index_[r->table].insert(r);
@@ -70,6 +71,7 @@ void FlowTables::stage_insert(Rule* r) {
 void FlowTables::stage_remove(Rule* r, RemovedReason why, bool report) {
   // Relaxed: readers on versions below staged_ answer the same either way.
   r->remove_version.store(staged_, std::memory_order_relaxed);
+  --n_rules_;
   index_[r->table].erase(r);
   timed_.erase(r);
   undo_.push_back({false, r});
@@ -257,6 +259,7 @@ void FlowTables::rollback() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     Rule* r = it->rule;
     if (it->added) {
+      --n_rules_;
       index_[r->table].erase(r);
       timed_.erase(r);
       // Never visible (add_version was never published); readers may still
@@ -266,6 +269,7 @@ void FlowTables::rollback() {
       reclaimer_->defer([r] { delete r; });
     } else {
       r->remove_version.store(kVersionNever, std::memory_order_relaxed);
+      ++n_rules_;
       index_[r->table].insert(r);
       if (r->idle_timeout || r->hard_timeout) timed_.insert(r);
     }
@@ -370,10 +374,5 @@ std::vector<FlowRemoved> FlowTables::take_removed() {
   return out;
 }
 
-size_t FlowTables::n_rules() const {
-  size_t n = 0;
-  for (const auto& i : index_) n += i.size();
-  return n;
-}
 
 }  // namespace trestle::flowtable

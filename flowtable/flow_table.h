@@ -123,7 +123,7 @@ class FlowTables {
   std::vector<FlowRemoved> expire();
   // Flow-removed records of rules deleted by flow_mods since the last call.
   std::vector<FlowRemoved> take_removed();
-  size_t n_rules() const;
+  size_t n_rules() const { return n_rules_; }
   size_t n_rules(uint8_t table) const { return index_[table].size(); }
   size_t n_subtables(uint8_t table) const { return tables_[table]->n_subtables(); }
 
@@ -216,6 +216,7 @@ class FlowTables {
   std::vector<FlowRemoved> staged_removed_;
   uint64_t staged_ = 2;  // the version being staged
   bool bundle_open_ = false;
+  size_t n_rules_ = 0;  // in the staged state, all tables
   std::vector<uint8_t> touched_;  // tables whose classifier changed since the last publish
   std::bitset<kNumTables> touched_set_;
   // Lets deferred unlinks know whether the tables still exist.
