@@ -58,4 +58,15 @@ inline std::vector<std::pair<std::string, std::vector<flowtable::FlowMod>>> topo
              {Action::set_field(Field::vlan_vid, kVlanPresent | 2000), Action::output(OFPP_NORMAL)})}}};
 }
 
+// n never-matching drops, as bench/e2e/control-plane gives OVS:
+// table=0,priority=1,in_port=<in_port>,dl_src=0a:00:<i>,actions=drop.
+inline std::vector<flowtable::FlowMod> never_matching_rules(uint32_t n, uint32_t in_port) {
+  using namespace trestle::flowtable;
+  std::vector<FlowMod> out;
+  out.reserve(n);
+  for (uint32_t i = 0; i < n; ++i)
+    out.push_back(flow(0, 1, Match().set(Field::in_port, in_port).set(Field::eth_src, 0x0a0000000000ull | i), {}));
+  return out;
+}
+
 }  // namespace trestle::bench

@@ -9,6 +9,8 @@
 //        instead of NORMAL
 //   b3:  ref plus the neutron agent's flows for VLAN 2000 <-> local VLAN 1
 //        (compat-openflow.md section 3), as bench/e2e/run gives OVS
+// --extra-rules N adds N never-matching rules to br-int (br0) table 0, the
+// ones bench/e2e/control-plane gives OVS (priority=1,in_port=vm,dl_src=0a:00:..).
 // Like ovs-vswitchd it keeps <rundir>/ovs-vswitchd.pid and serves
 // <rundir>/ovs-vswitchd.<pid>.ctl, so stock `OVS_RUNDIR=<rundir> ovs-appctl`
 // reads it as it reads OVS: dpif-netdev/pmd-stats-show, pmd-stats-clear,
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   std::string rundir, topology = "ref";
   unsigned pmd_core = 1, mac_table_size = vlan::kDefaultMacTableSize;
   bool vhost_client = false;
+  unsigned extra_rules = 0;
   int ctl_core = 0;
   static option opts[] = {{"rundir", required_argument, nullptr, 'r'},
                           {"topology", required_argument, nullptr, 't'},
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
                           {"control-core", required_argument, nullptr, 'c'},
                           {"mac-table-size", required_argument, nullptr, 'm'},
                           {"vhost-client", no_argument, nullptr, 'V'},
+                          {"extra-rules", required_argument, nullptr, 'x'},
                           {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
@@ -55,9 +59,10 @@ int main(int argc, char** argv) {
       case 'c': ctl_core = std::stoi(optarg); break;
       case 'm': mac_table_size = static_cast<unsigned>(std::stoul(optarg)); break;
       case 'V': vhost_client = true; break;
+      case 'x': extra_rules = static_cast<unsigned>(std::stoul(optarg)); break;
       default:
         fprintf(stderr, "usage: trestle-bench-switch --rundir DIR [--topology ref|b1|b2|b3] "
-                        "[--pmd-core N] [--mac-table-size N] [--vhost-client]\n");
+                        "[--pmd-core N] [--mac-table-size N] [--vhost-client] [--extra-rules N]\n");
         return 2;
     }
   }
@@ -114,6 +119,11 @@ int main(int argc, char** argv) {
     if (!s) return fail(s.error());
   for (const auto& [br, fms] : bench::topology_flows(topology, dp))
     if (auto e = dp.flow_mods(br, fms)) return fail(make_error(br + ": " + e->message));
+  if (extra_rules) {
+    const std::string br = topology == "b1" || topology == "b2" ? "br0" : "br-int";
+    for (const auto& fm : bench::never_matching_rules(extra_rules, dp.ofport("vm").value()))
+      if (auto e = dp.flow_mod(br, fm)) return fail(make_error(br + ": " + e->message));
+  }
   auto pidfile = ctl::Pidfile::create(rundir + "/ovs-vswitchd.pid");
   if (!pidfile) return fail(pidfile.error());
   auto server = ctl::UnixctlServer::listen(

@@ -41,3 +41,17 @@ stop_ovs() {  # dir; returns once both daemons are gone
   for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   netns=()
 }
+
+# ovs_never_matching_flows COUNT FILE IN_PORT: COUNT distinct never-matching
+# table-0 drops (priority 1, dl_src 0a:00:<i>) for ovs-ofctl add-flows; the
+# same rules bench/topology_flows.h gives trestle.
+ovs_never_matching_flows() {
+  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import sys
+n, path, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+with open(path, "w") as f:
+    for i in range(n):
+        f.write(f"table=0,priority=1,in_port={port},dl_src=0a:00:{i >> 24 & 255:02x}:{i >> 16 & 255:02x}:"
+                f"{i >> 8 & 255:02x}:{i & 255:02x},actions=drop\n")
+PY
+}
