@@ -113,9 +113,6 @@ inline u128 field_all_ones(Field f) {
 u128 get_field(const FlowKey& k, Field f);
 void set_field(FlowKey* k, Field f, u128 value, u128 mask);
 
-// Whether a field's bits in `k` are all 1 (a mask key) — a "fully masked" test.
-inline bool field_exact(const FlowKey& mask, Field f) { return get_field(mask, f) == field_all_ones(f); }
-
 // Bit for `f` in a 64-bit field set.
 constexpr uint64_t field_bit(Field f) { return uint64_t{1} << static_cast<unsigned>(f); }
 static_assert(kNumFields <= 64);

@@ -56,6 +56,15 @@ class FlowTest : public SwitchTest {
     auto e = dp_->flow_mods(br, fms);
     ASSERT_FALSE(e) << e->message;
   }
+  // Packet-ins reach the control side asynchronously (the PMD queues them).
+  std::vector<dataplane::PacketIn> wait_packet_ins() {
+    std::vector<dataplane::PacketIn> pins;
+    for (int i = 0; i < 200 && pins.empty(); ++i) {
+      pins = dp_->take_packet_ins();
+      if (pins.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pins;
+  }
   uint64_t packets_of(const std::string& br, uint8_t table, uint16_t prio) {
     FlowStatsRequest req;
     req.table = table;
@@ -241,11 +250,7 @@ TEST_F(FlowTest, TableMissAndControllerAndFlood) {
   EXPECT_EQ(b.receive(1).size(), 1u);
   EXPECT_EQ(c.receive(1).size(), 1u);
   EXPECT_TRUE(a.drain(50).empty());
-  std::vector<dataplane::PacketIn> pins;
-  for (int i = 0; i < 200 && pins.empty(); ++i) {
-    pins = dp_->take_packet_ins();
-    if (pins.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  std::vector<dataplane::PacketIn> pins = wait_packet_ins();
   ASSERT_EQ(pins.size(), 1u);
   EXPECT_EQ(pins[0].bridge, "br0");
   EXPECT_EQ(pins[0].in_port, pa);
@@ -257,11 +262,7 @@ TEST_F(FlowTest, TableMissAndControllerAndFlood) {
                     acts({Action::set_vlan_vid(42), Action::set_field(Field::eth_dst, kVm1),
                           Action::output(OFPP_CONTROLLER, OFPCML_NO_BUFFER)}))});
   ASSERT_EQ(a.send({make_frame(kVm2, kVm1)}), 1u);
-  pins.clear();
-  for (int i = 0; i < 200 && pins.empty(); ++i) {
-    pins = dp_->take_packet_ins();
-    if (pins.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  pins = wait_packet_ins();
   ASSERT_EQ(pins.size(), 1u);
   EXPECT_EQ(pins[0].total_len, 68u);
   ASSERT_EQ(pins[0].data.size(), 68u);

@@ -75,7 +75,9 @@ TEST_F(FlowTablesTest, MaskedFields) {
 }
 
 TEST_F(FlowTablesTest, VlanVidPresentAndNone) {
-  ok(add(0, 10, Match().set(Field::vlan_vid, 0), actions({Action::output(2)})));  // OFPVID_NONE
+  // OpenFlow 1.0's dl_vlan=0xffff and 1.3's vlan_vid=OFPVID_NONE are the same match.
+  EXPECT_TRUE(Match().set_untagged() == Match().set(Field::vlan_vid, 0));
+  ok(add(0, 10, Match().set_untagged(), actions({Action::output(2)})));
   ok(add(0, 10, Match().set(Field::vlan_vid, kVlanPresent, kVlanPresent), actions({Action::output(3)})));
   EXPECT_EQ(find(0, key(1))->ins.apply[0].port, 2u);
   EXPECT_EQ(find(0, key(1, 77))->ins.apply[0].port, 3u);
