@@ -37,6 +37,13 @@ class UnixctlServer {
   void run(int timeout_ms);
 
   const std::string& path() const { return path_; }
+  // The sockets run() waits on, for a caller that polls elsewhere and
+  // calls run(0) when one of them is readable.
+  std::vector<int> fds() const {
+    std::vector<int> v{listen_fd_};
+    for (auto& c : conns_) v.push_back(c->fd);
+    return v;
+  }
   size_t connections() const { return conns_.size(); }
 
  private:
