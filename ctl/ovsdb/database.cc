@@ -7,26 +7,9 @@
 namespace trestle::ctl {
 namespace {
 
-bool plain_word(const std::string& s) {
-  if (s.empty() || isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
-  return s != "true" && s != "false";
-}
-
 // A datum the way OVS prints it in messages ("br-int", "1", "[a, b]").
 std::string datum_text(const ColumnType& t, const Datum& d) {
-  auto atom = [](const Atom& a) -> std::string {
-    switch (a.type()) {
-      case AtomicType::kInteger: return std::to_string(a.integer());
-      case AtomicType::kReal: return Json(a.real()).dump();
-      case AtomicType::kBoolean: return a.boolean() ? "true" : "false";
-      case AtomicType::kString:
-        return plain_word(a.string()) ? a.string() : Json(a.string()).dump();
-      case AtomicType::kUuid: return a.uuid().str();
-    }
-    return "";
-  };
+  auto atom = [](const Atom& a) { return atom_text(a); };
   if (t.is_scalar()) return d.empty() ? "" : atom(d.keys()[0]);
   std::string s = t.is_map() ? "{" : "[";
   for (size_t i = 0; i < d.size(); ++i) {
@@ -106,7 +89,7 @@ DbStatus parse_where(const TableSchema& t, const Json& where, NamedUuids* names,
     const std::string& cname = cj.as_array()[0].as_string();
     cl.column = t.column(cname);
     if (cl.column < 0)
-      return OvsdbError{"syntax error", "No column " + cname + " in table " + t.name + ".", cj};
+      return OvsdbError{"unknown column", "No column " + cname + " in table " + t.name + ".", cj};
     const ColumnType& ct = t.columns[size_t(cl.column)].type;
     static const std::pair<const char*, Clause::Func> funcs[] = {
         {"==", Clause::kEq}, {"!=", Clause::kNe}, {"<", Clause::kLt},
@@ -116,7 +99,7 @@ DbStatus parse_where(const TableSchema& t, const Json& where, NamedUuids* names,
     bool found = false;
     for (auto& [n, f] : funcs)
       if (fname == n) cl.func = f, found = true;
-    if (!found) return syntax_error(cj, "No function named " + fname + ".");
+    if (!found) return OvsdbError{"unknown function", "No function named " + fname + ".", std::nullopt};
     ColumnType at = ct;
     at.min = 0;
     if (cl.func >= Clause::kLt && cl.func <= Clause::kGe) {
@@ -432,7 +415,7 @@ DbStatus Txn::mutate(int t, Row& r, int column, const std::string& m, const Json
     else d.subtract(x, match_values);
     return d.check(ct);
   }
-  return syntax_error(mj, "No mutator named " + m + ".");
+  return OvsdbError{"unknown mutator", "No mutator named " + m + ".", std::nullopt};
 }
 
 DbStatus Txn::op_mutate(const Json& op, int t, Json* result) {
@@ -559,8 +542,10 @@ Database::Outcome Txn::run(const Json::Array& ops, size_t first) {
       return e;
     };
     const std::string* name = op.is_object() && op["op"].is_string() ? &op["op"].as_string() : nullptr;
-    if (!name) {
-      err = prefix(syntax_error(op, "Operation must be an object with a string \"op\" member."));
+    if (!op.is_object()) {
+      err = prefix(OvsdbError{"syntax error", "Object expected.", std::nullopt});
+    } else if (!name) {
+      err = prefix(syntax_error(op, "Required 'op' member is missing."));
     } else if (*name == "commit") {
       if (!op["durable"].is_bool()) err = syntax_error(op, "\"durable\" must be a boolean");
       else durable_ = durable_ || op["durable"].as_bool();
@@ -589,9 +574,9 @@ Database::Outcome Txn::run(const Json::Array& ops, size_t first) {
       for (int k = 0; k < 6; ++k)
         if (*name == table_ops[k]) kind = k;
       if (kind < 0) {
-        err = OvsdbError{"unknown operation", "No operation \"" + *name + "\"", op};
+        err = prefix(syntax_error(op, "No operation \"" + *name + "\""));
       } else if (!op["table"].is_string()) {
-        err = prefix(syntax_error(op, "Required \"table\" member is missing."));
+        err = prefix(syntax_error(op, "Required 'table' member is missing."));
       } else if (int t = db_.schema_->table(op["table"].as_string()); t < 0) {
         err = prefix(syntax_error(op, "No table named " + op["table"].as_string() + "."));
       } else if (ctx_.reserved && kind != 1 && kind != 5) {

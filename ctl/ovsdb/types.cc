@@ -42,18 +42,25 @@ std::string format_real(double d) {
   return buf;
 }
 
+bool plain_word(const std::string& s) {
+  if (s.empty() || isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  return s != "true" && s != "false";
+}
+
+}  // namespace
+
 std::string atom_text(const Atom& a) {
   switch (a.type()) {
     case AtomicType::kInteger: return std::to_string(a.integer());
     case AtomicType::kReal: return format_real(a.real());
     case AtomicType::kBoolean: return a.boolean() ? "true" : "false";
-    case AtomicType::kString: return "\"" + a.string() + "\"";
+    case AtomicType::kString: return plain_word(a.string()) ? a.string() : Json(a.string()).dump();
     case AtomicType::kUuid: return a.uuid().str();
   }
   return "";
 }
-
-}  // namespace
 
 std::optional<Uuid> Uuid::parse(std::string_view t) {
   if (t.size() != 36) return std::nullopt;
@@ -404,7 +411,8 @@ DbStatus Datum::from_json(const ColumnType& t, const Json& j, NamedUuids* names,
   size_t n = d.keys_.size();
   d.sort_unique(t.is_map());
   if (d.keys_.size() != n)
-    return syntax_error(j, t.is_map() ? "map contains duplicate key" : "set contains duplicate value");
+    return OvsdbError{"ovsdb error", t.is_map() ? "map contains duplicate key" : "set contains duplicate",
+                      std::nullopt};
   if (d.size() < t.min || d.size() > t.max) {
     std::string max = t.max == ColumnType::kUnlimited ? "unlimited" : std::to_string(t.max);
     return syntax_error(j, "\"" + std::string(t.is_map() ? "map" : "set") + "\" must have " +

@@ -173,6 +173,10 @@ class Datum {
   std::vector<Atom> values_;  // empty for sets
 };
 
+// An atom as OVS writes it in messages: strings bare when they are plain
+// words, quoted otherwise.
+std::string atom_text(const Atom& a);
+
 // Parses one atom of base type `b` (no constraint check).
 DbStatus atom_from_json(const BaseType& b, const Json& j, NamedUuids* names, Atom* out);
 
