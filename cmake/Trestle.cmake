@@ -8,6 +8,10 @@ target_compile_options(trestle_options INTERFACE -Wall -Wextra -Werror)
 # compiler (clang and the sanitizers see nothing), so it stays a warning.
 target_compile_options(trestle_options INTERFACE
   $<$<CXX_COMPILER_ID:GNU>:-Wno-error=maybe-uninitialized -Wno-maybe-uninitialized>)
+if(TRESTLE_FUZZ)
+  # Coverage for libFuzzer in every library the fuzz targets link.
+  target_compile_options(trestle_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 if(TRESTLE_SANITIZE STREQUAL "address")
   target_compile_options(trestle_options INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

@@ -497,10 +497,12 @@ DbStatus Txn::op_wait(const Json& op, int t, Json* result) {
         if (auto e = Datum::from_json(col.type, cj, &names_, &d)) return e;
       v.push_back(std::move(d));
     }
-    for (const auto& [name, _] : rj.as_object())
+    for (const auto& member : rj.as_object()) {
+      const std::string& name = member.first;
       if (std::find_if(columns.begin(), columns.end(),
                        [&](int c) { return ts(t).columns[size_t(c)].name == name; }) == columns.end())
         return OvsdbError{"syntax error", "No column " + name + " in table " + ts(t).name + ".", rj};
+    }
     expected.push_back(std::move(v));
   }
   for_each_match(t, where, [&](const Uuid&, const Row& r) {
@@ -651,12 +653,13 @@ DbStatus Txn::precommit() {
         const Datum* a = c.old_row ? &c.old_row->cols[size_t(col)] : nullptr;
         const Datum* b = c.row ? &c.row->cols[size_t(col)] : nullptr;
         DbStatus err;
+        const Uuid& row_uuid = u;  // (clang 14 cannot capture a structured binding)
         for_each_strong_ref_change(s.columns[size_t(col)], a, b, [&](const Uuid& target, int tt, int d) {
           ref_delta_[target] += d;
           if (d > 0 && !err && !get(tt, target))
             err = error_of("referential integrity violation",
                            "Table " + s.name + " column " + s.columns[size_t(col)].name + " row " +
-                               u.str() + " references nonexistent row " + target.str() +
+                               row_uuid.str() + " references nonexistent row " + target.str() +
                                " in table " + ts(tt).name + ".");
         });
         if (err) return err;

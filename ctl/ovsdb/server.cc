@@ -474,6 +474,21 @@ void OvsdbServer::flush_session(Session& s) {
   }
 }
 
+void OvsdbServer::feed_for_fuzzing(std::string_view bytes) {
+  Session s;  // fd -1: nothing is written, close() of it is harmless
+  auto texts = s.splitter.feed(bytes);
+  if (!texts) return;
+  for (auto& text : *texts) {
+    if (s.dead) break;
+    auto msg = Json::parse(text);
+    if (!msg) break;
+    handle(s, std::move(*msg));
+  }
+  release_locks(s);
+  pending_.clear();
+  run_pending();
+}
+
 void OvsdbServer::read_session(Session& s) {
   char buf[65536];
   for (int round = 0; round < 16 && !s.dead; ++round) {

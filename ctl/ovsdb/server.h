@@ -73,6 +73,9 @@ class OvsdbServer {
   Result<void> compact();
 
   size_t n_sessions() const { return sessions_.size(); }
+  // The fuzz target's entry: `bytes` as if a fresh unix-socket peer had
+  // sent them; what the server answers is discarded.
+  void feed_for_fuzzing(std::string_view bytes);
   std::vector<std::string> listening() const;  // bound remotes, for logs and tests
 
  private:
