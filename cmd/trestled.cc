@@ -4,6 +4,7 @@
 // parsing and wiring only: the work is in ctl/.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -237,6 +238,12 @@ int main(int argc, char** argv) {
   }
   if (db_path.empty()) db_path = dbdir + "/conf.db";
   if (pidfile_path.empty()) pidfile_path = rundir + "/ovs-vswitchd.pid";
+  // One descriptor per OVSDB client: take every one the system allows.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   mkdirs(rundir);
   mkdirs(db_path.substr(0, db_path.rfind('/') == std::string::npos ? 0 : db_path.rfind('/')));
   if (!logfile_path.empty()) {
@@ -324,6 +331,7 @@ int main(int argc, char** argv) {
     srv.run(1000, (*unixctl)->fds());
     (*unixctl)->run(0);
   }
+  if (auto r = srv.sync(); !r) log("trestled", "ERR", r.error().message);
   log("trestled", "INFO", "exiting");
   return 0;
 }

@@ -394,7 +394,45 @@ void OvsdbServer::reconcile_managers() {
     if (auto r = start_remote(target, false, probe); !r) log(r.error().message);
 }
 
+void OvsdbServer::update_manager_status() {
+  status_dirty_ = false;
+  int mgr = db_->schema().table("Manager");
+  const TableSchema& ts = db_->schema().tables[size_t(mgr)];
+  int c_target = ts.column("target"), c_conn = ts.column("is_connected"), c_status = ts.column("status");
+  Json::Array ops;
+  for (auto& [u, row] : db_->table(mgr).rows) {
+    const std::string& target = row->cols[size_t(c_target)].keys()[0].string();
+    const Remote* r = nullptr;
+    for (auto& x : remotes_)
+      if (!x->permanent && x->target == target) r = x.get();
+    int sessions = 0;
+    for (auto& sp : sessions_)
+      if (!sp->dead && !sp->connecting && r && sp->remote == r) ++sessions;
+    bool passive = r && (r->t.kind == RemoteTarget::kPunix || r->t.kind == RemoteTarget::kPtcp);
+    Json::Array status;
+    if (r) {
+      if (r->t.kind == RemoteTarget::kPtcp && r->fd >= 0)
+        status.push_back(Json::Array{"bound_port", std::to_string(r->bound_port)});
+      if (!r->last_error.empty() && (r->fd < 0 && !r->alias) && !r->active)
+        status.push_back(Json::Array{"last_error", r->last_error});
+      if (passive) status.push_back(Json::Array{"sessions", std::to_string(sessions)});
+      status.push_back(Json::Array{"state", sessions ? "ACTIVE" : passive ? "LISTEN" : r->active ? "CONNECTING" : "BACKOFF"});
+    }
+    Json::Object want{{"is_connected", sessions > 0}, {"status", Json::Array{"map", status}}};
+    Datum conn(Atom(sessions > 0));
+    Datum st;
+    Datum::from_json(ts.columns[size_t(c_status)].type, want["status"], nullptr, &st);
+    if (row->cols[size_t(c_conn)] == conn && row->cols[size_t(c_status)] == st) continue;
+    ops.push_back(Json::Object{{"op", "update"},
+                               {"table", "Manager"},
+                               {"where", Json::Array{Json::Array{"_uuid", "==", Json::Array{"uuid", u.str()}}}},
+                               {"row", std::move(want)}});
+  }
+  if (!ops.empty()) transact(ops);
+}
+
 void OvsdbServer::start_session(int fd, Remote* remote, bool tcp) {
+  status_dirty_ = true;
   auto s = std::make_unique<Session>();
   s->fd = fd;
   s->remote = remote;
@@ -424,6 +462,7 @@ void OvsdbServer::close_session(Session& s, const std::string& why) {
   if (s.dead) return;
   if (!why.empty()) log("connection dropped: " + why);
   s.dead = true;
+  status_dirty_ = true;
   release_locks(s);
   pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
                                 [&](auto& p) { return p->session == &s; }),
@@ -1019,6 +1058,7 @@ void OvsdbServer::run(int timeout_ms, const std::vector<int>& wake_fds) {
     if (r->retry_at) next = std::min(next, r->retry_at);
   for (auto& p : pending_)
     if (p->deadline_ms >= 0) next = std::min(next, p->deadline_ms);
+  if (status_dirty_) next = std::min(next, status_at_ + 1000);
   std::vector<pollfd> fds;
   std::vector<std::pair<char, void*>> who;  // 'r' remote, 's' session, 'w' wake
   for (auto& r : remotes_)
@@ -1062,7 +1102,17 @@ void OvsdbServer::run(int timeout_ms, const std::vector<int>& wake_fds) {
   for (auto& s : sessions_) flush_session(*s);
   sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(), [](auto& s) { return s->dead; }),
                   sessions_.end());
-  if (managers_dirty_) reconcile_managers();
+  if (managers_dirty_) {
+    reconcile_managers();
+    status_dirty_ = true;
+  }
+  // At most once a second, and only when something changed: each update
+  // is a commit every monitor of Manager sees.
+  if (status_dirty_ && now_ms() - status_at_ >= 1000) {
+    status_at_ = now_ms();
+    update_manager_status();
+    for (auto& s : sessions_) flush_session(*s);
+  }
 }
 
 }  // namespace trestle::ctl

@@ -47,7 +47,7 @@ class OvsdbServer {
     std::string db_path;              // conf.db; created when absent
     bool fsync_each_commit = false;   // fdatasync after every commit
     uint64_t max_message_bytes = 64ull << 20;
-    uint64_t max_backlog_bytes = 256ull << 20;
+    uint64_t max_backlog_bytes = 64ull << 20;
     uint64_t compact_min_bytes = 10ull << 20;  // OVS's threshold
     std::function<void(const std::string&)> log;  // log lines (never null after open)
   };
@@ -69,6 +69,8 @@ class OvsdbServer {
   // to the transaction that made it is queued.
   void set_after_commit(std::function<void(const Commit&)> f) { after_commit_ = std::move(f); }
 
+  // fdatasync of the database file (at shutdown).
+  Result<void> sync() { return disk_->sync(); }
   // Writes the database to disk now (compaction into one record).
   Result<void> compact();
 
@@ -108,6 +110,8 @@ class OvsdbServer {
   Result<void> start_remote(const std::string& target, bool permanent, int64_t probe_ms);
   void stop_remote(Remote& r);
   void tick(int64_t now);
+  // Manager.is_connected and Manager.status, as ovsdb-server keeps them.
+  void update_manager_status();
   void log(const std::string& line) { options_.log(line); }
 
   Options options_;
@@ -121,6 +125,8 @@ class OvsdbServer {
   std::map<std::string, std::vector<Session*>> locks_;  // [0] owns it
   std::function<void(const Commit&)> after_commit_;
   bool managers_dirty_ = true;
+  bool status_dirty_ = true;
+  int64_t status_at_ = 0;
   std::vector<std::pair<int, std::shared_ptr<const Commit>>> commits_to_report_;
 };
 
