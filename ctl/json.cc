@@ -326,10 +326,18 @@ Result<std::vector<std::string>> JsonSplitter::feed(std::string_view bytes) {
                           c + "'");
       started_ = true;
     }
-    if (c == '"') in_string_ = true;
-    else if (c == '{' || c == '[') ++depth_;
-    else if (c == '}' || c == ']') {
-      if (--depth_ == 0) {
+    if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      // Deeper than the parser takes: refuse now, not after buffering it.
+      if (open_.size() >= size_t(kMaxDepth))
+        return make_error("JSON-RPC stream: nesting deeper than " + std::to_string(kMaxDepth));
+      open_ += c;
+    } else if (c == '}' || c == ']') {
+      if (open_.back() != (c == '}' ? '{' : '['))
+        return make_error(std::string("JSON-RPC stream: '") + c + "' closes '" + open_.back() + "'");
+      open_.pop_back();
+      if (open_.empty()) {
         out.emplace_back(buf_.substr(start, i + 1 - start));
         start = i + 1;
         started_ = false;

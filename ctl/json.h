@@ -81,7 +81,7 @@ class JsonSplitter {
  private:
   std::string buf_;
   size_t scan_ = 0;    // bytes of buf_ already scanned
-  int depth_ = 0;      // nesting of [ and {
+  std::string open_;  // the [ and { not closed yet, innermost last
   bool in_string_ = false, escape_ = false, started_ = false;
 };
 
