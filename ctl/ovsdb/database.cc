@@ -905,24 +905,35 @@ Json Database::log_record(const Commit& c, int64_t wall_ms) const {
   return rec;
 }
 
-Json Database::snapshot_record(int64_t wall_ms, const std::string& comment) const {
+std::vector<std::pair<int, RowPtr>> Database::all_rows() const {
+  std::vector<std::pair<int, RowPtr>> v;
+  v.reserve(n_rows());
+  for (size_t t = 0; t < tables_.size(); ++t)
+    for (auto& [u, r] : tables_[t].rows) v.emplace_back(int(t), r);
+  return v;
+}
+
+Json Database::snapshot_of(const DatabaseSchema& s, const std::vector<std::pair<int, RowPtr>>& rows,
+                           int64_t wall_ms, const std::string& comment) {
   Json::Object rec;
-  for (const Table& t : tables_) {
-    if (t.rows.empty()) continue;
-    Json::Object rows;
-    for (auto& [u, r] : t.rows) {
-      Json::Object cols;
-      for (size_t i = 2; i < t.schema->columns.size(); ++i) {
-        const ColumnSchema& col = t.schema->columns[i];
-        if (!col.ephemeral && !r->cols[i].is_default(col.type)) cols[col.name] = r->cols[i].to_json(col.type);
-      }
-      rows[u.str()] = std::move(cols);
+  for (auto& [t, r] : rows) {
+    const TableSchema& ts = s.tables[size_t(t)];
+    Json::Object cols;
+    for (size_t i = 2; i < ts.columns.size(); ++i) {
+      const ColumnSchema& col = ts.columns[i];
+      if (!col.ephemeral && !r->cols[i].is_default(col.type)) cols[col.name] = r->cols[i].to_json(col.type);
     }
-    rec[t.schema->name] = std::move(rows);
+    Json& table = rec[ts.name];
+    if (table.is_null()) table = Json::Object{};
+    table.as_object()[r->uuid().str()] = std::move(cols);
   }
   rec["_date"] = wall_ms;
   rec["_comment"] = comment;
   return rec;
+}
+
+Json Database::snapshot_record(int64_t wall_ms, const std::string& comment) const {
+  return snapshot_of(*schema_, all_rows(), wall_ms, comment);
 }
 
 DbStatus Database::replay(const Json& record) {

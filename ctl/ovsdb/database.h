@@ -108,6 +108,11 @@ class Database {
   // Returns null when the commit changed only ephemeral columns.
   Json log_record(const Commit& c, int64_t wall_ms) const;
   Json snapshot_record(int64_t wall_ms, const std::string& comment) const;
+  // The same from rows collected earlier: committed rows never change, so
+  // another thread may serialize them while this one goes on committing.
+  std::vector<std::pair<int, RowPtr>> all_rows() const;
+  static Json snapshot_of(const DatabaseSchema& s, const std::vector<std::pair<int, RowPtr>>& rows,
+                          int64_t wall_ms, const std::string& comment);
   // Replays a record read back from disk (either flavour, "_is_diff" too).
   // Call rebuild() after the last one.
   DbStatus replay(const Json& record);

@@ -418,6 +418,63 @@ Result<void> OvsdbLog::replace_with(size_t count, TextAt text_at) {
   return {};
 }
 
+OvsdbLog::Replacement OvsdbLog::prepare_replacement(const std::vector<std::string>& texts) const {
+  Replacement r;
+  const std::string tmp = real_path_ + ".tmp";
+  struct stat st {};
+  const mode_t mode = ::fstat(fd_, &st) == 0 ? (st.st_mode & 07777) : 0640;
+  r.fd = ::open(tmp.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (r.fd < 0) {
+    r.error = "cannot create " + tmp + ": " + errno_text(errno);
+    return r;
+  }
+  auto fail = [&](const std::string& what, int err) {
+    ::close(r.fd);
+    ::unlink(tmp.c_str());
+    r.fd = -1;
+    r.error = what + ": " + errno_text(err);
+    return r;
+  };
+  if (::fchmod(r.fd, mode) != 0) return fail("cannot set the mode of " + tmp, errno);
+  std::string buf;
+  for (size_t i = 0; i <= texts.size(); ++i) {
+    if (i < texts.size()) append_record(buf, texts[i]);
+    if (buf.size() >= kReplaceChunk || (i == texts.size() && !buf.empty())) {
+      if (int err = write_all(r.fd, buf.data(), buf.size())) return fail("cannot write " + tmp, err);
+      r.size += buf.size();
+      buf.clear();
+    }
+  }
+  if (::fsync(r.fd) != 0) return fail("cannot fsync " + tmp, errno);
+  return r;
+}
+
+Result<void> OvsdbLog::finish_replacement(Replacement r, const std::vector<std::string>& tail) {
+  const std::string tmp = real_path_ + ".tmp";
+  if (r.fd < 0) return make_error(path_ + ": compaction failed: " + r.error + " (the database is unchanged)");
+  auto fail = [&](const std::string& what, int err) {
+    ::close(r.fd);
+    ::unlink(tmp.c_str());
+    return make_error(path_ + ": " + what + ": " + errno_text(err) + " (the database is unchanged)");
+  };
+  std::string buf;
+  for (auto& t : tail) append_record(buf, t);
+  if (!buf.empty()) {
+    if (int err = write_all(r.fd, buf.data(), buf.size())) return fail("cannot write " + tmp, err);
+    if (::fsync(r.fd) != 0) return fail("cannot fsync " + tmp, errno);
+  }
+  if (::rename(tmp.c_str(), real_path_.c_str()) != 0)
+    return fail("cannot rename " + tmp + " over " + real_path_, errno);
+  ::close(fd_);
+  fd_ = r.fd;
+  size_ = r.size + buf.size();
+  broken_ = false;
+  auto synced = fsync_dir(dir_of(real_path_));
+  if (!synced)
+    return make_error(path_ + ": replaced, but the rename may not survive a power loss: " + synced.error().message);
+  return {};
+}
+
 Result<void> OvsdbLog::replace(const std::vector<Json>& records) {
   std::string text;
   return replace_with(records.size(), [&](size_t i) {

@@ -101,6 +101,21 @@ class OvsdbLog {
   // Same, from already-serialised compact JSON texts.
   Result<void> replace_text(const std::vector<std::string>& compact_jsons);
 
+  // Compaction in the background, in two steps. prepare_replacement()
+  // touches only <path>.tmp, so it may run on another thread while the
+  // owner keeps appending: it writes the records there and fsyncs them.
+  // finish_replacement(), on the owner's thread, appends the records
+  // committed in the meantime (`tail`), fsyncs, renames the file over the
+  // database and goes on appending to it. A failed replacement leaves the
+  // database as it was (and removes the .tmp).
+  struct Replacement {
+    int fd = -1;
+    uint64_t size = 0;
+    std::string error;
+  };
+  Replacement prepare_replacement(const std::vector<std::string>& compact_jsons) const;
+  Result<void> finish_replacement(Replacement r, const std::vector<std::string>& tail);
+
   uint64_t size() const { return size_; }  // bytes in the file now
   const std::string& path() const { return path_; }
 

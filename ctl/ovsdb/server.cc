@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace trestle::ctl {
 namespace {
@@ -218,6 +220,15 @@ struct OvsdbServer::Session {
   bool dead = false;
 };
 
+// A compaction writing the snapshot on its own thread; what commits in the
+// meantime is kept in `tail` (and appended to the old file as usual).
+struct OvsdbServer::Compaction {
+  std::thread thread;
+  std::atomic<bool> done{false};
+  OvsdbLog::Replacement result;  // written by the thread before done
+  std::vector<std::string> tail;  // control thread only
+};
+
 struct OvsdbServer::Pending {
   Session* session;
   Json id;
@@ -288,6 +299,7 @@ Result<std::unique_ptr<OvsdbServer>> OvsdbServer::open(Options options) {
 }
 
 OvsdbServer::~OvsdbServer() {
+  finish_compaction(true);
   for (auto& s : sessions_)
     if (s->fd >= 0) close(s->fd);
   for (auto& r : remotes_) {
@@ -853,11 +865,14 @@ void OvsdbServer::on_commit(int d, const Commit& c) {
     // The disk first: a commit is acknowledged only once it is written.
     Json rec = db.log_record(c, wall_ms());
     if (!rec.is_null()) {
-      if (auto r = disk_->append(rec); !r) log("writing " + options_.db_path + ": " + r.error().message);
+      std::string text = rec.dump();
+      if (auto r = disk_->append_text(text); !r) log("writing " + options_.db_path + ": " + r.error().message);
       if (c.durable || options_.fsync_each_commit)
         if (auto r = disk_->sync(); !r) log("syncing " + options_.db_path + ": " + r.error().message);
-      if (disk_->size() > options_.compact_min_bytes && disk_->size() > 2 * compacted_size_)
-        if (auto r = compact(); !r) log("compacting " + options_.db_path + ": " + r.error().message);
+      if (compaction_) compaction_->tail.push_back(std::move(text));
+      // OVS's rule: over 10 MiB and twice the size of the last compaction.
+      if (!compaction_ && disk_->size() > options_.compact_min_bytes && disk_->size() > 2 * compacted_size_)
+        start_compaction();
     }
     int ovs = db.schema().table("Open_vSwitch"), mgr = db.schema().table("Manager");
     for (auto& ch : c.changes)
@@ -939,7 +954,39 @@ void OvsdbServer::on_commit(int d, const Commit& c) {
   commits_to_report_.emplace_back(d, std::shared_ptr<const Commit>(std::shared_ptr<const Commit>(), &c));
 }
 
+void OvsdbServer::start_compaction() {
+  auto c = std::make_unique<Compaction>();
+  Compaction* cp = c.get();
+  c->thread = std::thread([cp, rows = db_->all_rows(), schema = db_->schema_ptr(), disk = disk_.get(),
+                           now = wall_ms()] {
+    std::vector<std::string> texts{schema->text,
+                                   Database::snapshot_of(*schema, rows, now, "compacted by trestled").dump()};
+    cp->result = disk->prepare_replacement(texts);
+    // Release: the result written above is visible to the control thread
+    // once it sees done (acquire in finish_compaction).
+    cp->done.store(true, std::memory_order_release);
+  });
+  compaction_ = std::move(c);
+}
+
+void OvsdbServer::finish_compaction(bool wait) {
+  if (!compaction_) return;
+  // Acquire: pairs with the thread's release store, so result is complete.
+  if (!wait && !compaction_->done.load(std::memory_order_acquire)) return;
+  compaction_->thread.join();
+  auto r = disk_->finish_replacement(std::move(compaction_->result), compaction_->tail);
+  if (r) {
+    compacted_size_ = disk_->size();
+    log("compacted " + options_.db_path + " to " + std::to_string(compacted_size_) + " bytes");
+  } else {
+    log(r.error().message);
+    compacted_size_ = disk_->size();  // try again only once it doubles
+  }
+  compaction_.reset();
+}
+
 Result<void> OvsdbServer::compact() {
+  finish_compaction(true);
   std::vector<Json> records{db_->schema().json, db_->snapshot_record(wall_ms(), "compacted by trestled")};
   auto r = disk_->replace(records);
   if (r) compacted_size_ = disk_->size();
@@ -1059,6 +1106,7 @@ void OvsdbServer::run(int timeout_ms, const std::vector<int>& wake_fds) {
   for (auto& p : pending_)
     if (p->deadline_ms >= 0) next = std::min(next, p->deadline_ms);
   if (status_dirty_) next = std::min(next, status_at_ + 1000);
+  if (compaction_) next = std::min(next, now + 20);
   std::vector<pollfd> fds;
   std::vector<std::pair<char, void*>> who;  // 'r' remote, 's' session, 'w' wake
   for (auto& r : remotes_)
@@ -1098,6 +1146,7 @@ void OvsdbServer::run(int timeout_ms, const std::vector<int>& wake_fds) {
   }
   // Transactions waiting on a "wait" may pass now.
   run_pending();
+  finish_compaction(false);
   tick(now_ms());
   for (auto& s : sessions_) flush_session(*s);
   sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(), [](auto& s) { return s->dead; }),

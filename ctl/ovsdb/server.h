@@ -85,7 +85,10 @@ class OvsdbServer {
   struct Monitor;
   struct Remote;
   struct Pending;
+  struct Compaction;
   OvsdbServer() = default;
+  void start_compaction();
+  void finish_compaction(bool wait);
 
   void accept_on(Remote& r);
   void start_session(int fd, Remote* remote, bool tcp);
@@ -116,6 +119,7 @@ class OvsdbServer {
 
   Options options_;
   std::unique_ptr<OvsdbLog> disk_;
+  std::unique_ptr<Compaction> compaction_;  // in flight on its own thread
   uint64_t compacted_size_ = 0;
   std::unique_ptr<Database> db_, server_db_;  // Open_vSwitch, _Server
   Uuid server_id_;
