@@ -15,9 +15,13 @@ std::string datum_text(const ColumnType& t, const Datum& d) {
   for (size_t i = 0; i < d.size(); ++i) {
     if (i) s += ", ";
     s += atom(d.keys()[i]);
-    if (t.is_map()) s += "=" + atom(d.values()[i]);
+    if (t.is_map()) {
+      s += '=';  // (not "=" + ...: GCC 12's -Wrestrict false positive at -O3)
+      s += atom(d.values()[i]);
+    }
   }
-  return s + (t.is_map() ? "}" : "]");
+  s += t.is_map() ? '}' : ']';
+  return s;
 }
 
 // Calls f(uuid, strong) for every reference a row's column holds.
@@ -890,7 +894,13 @@ Json Database::log_record(const Commit& c, int64_t wall_ms) const {
         if (col.ephemeral) continue;
         const Datum& d = ch.new_row->cols[i];
         bool changed = ch.old_row ? d != ch.old_row->cols[i] : !d.is_default(col.type);
-        if (changed) cols[col.name] = d.to_json(col.type);
+        if (!changed) continue;
+        // "_is_diff" (as ovsdb-server 3.1 writes): a set or map column of a
+        // modified row holds what changed, not the whole value (a bridge's
+        // 10,000 ports are not rewritten for each port added).
+        cols[col.name] = ch.old_row && col.type.is_composite()
+                             ? Datum::diff(ch.old_row->cols[i], d, col.type.is_map()).to_json(col.type)
+                             : d.to_json(col.type);
       }
       if (ch.old_row && cols.empty()) continue;  // only ephemeral columns changed
       row = std::move(cols);
@@ -900,6 +910,7 @@ Json Database::log_record(const Commit& c, int64_t wall_ms) const {
     table.as_object()[u.str()] = std::move(row);
   }
   if (rec.empty()) return Json();
+  rec["_is_diff"] = true;
   rec["_date"] = wall_ms;
   if (!c.comment.empty()) rec["_comment"] = c.comment;
   return rec;

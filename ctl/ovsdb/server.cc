@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 namespace trestle::ctl {
 namespace {
@@ -264,10 +266,15 @@ Result<std::unique_ptr<OvsdbServer>> OvsdbServer::open(Options options) {
       rewrite = true;
     }
     for (size_t i = 1; i < records.size(); ++i)
-      if (auto e = s->db_->replay(records[i]))
+      if (auto e = s->db_->replay(std::exchange(records[i], Json())))
         s->log(s->options_.db_path + ": record " + std::to_string(i) + " skipped: " + e->error +
                ": " + e->details);
     s->db_->rebuild();
+    records.clear();
+    records.shrink_to_fit();
+    // Reading the file built and freed a tree of every record: give those
+    // pages back rather than carry them for the daemon's life.
+    malloc_trim(0);
   }
   s->compacted_size_ = s->disk_->size();
   if (rewrite)
@@ -671,11 +678,18 @@ void OvsdbServer::handle(Session& s, Json msg) {
   }
   // Commits this request made: the owner's after-commit work (cur_cfg...)
   // comes after the reply.
+  report_commits();
+}
+
+void OvsdbServer::report_commits() {
+  if (reporting_) return;  // a commit of the hook's own: the loop below takes it
+  reporting_ = true;
   while (!commits_to_report_.empty()) {
     auto [d, c] = commits_to_report_.front();
     commits_to_report_.erase(commits_to_report_.begin());
     if (d == kDb && after_commit_) after_commit_(*c);
   }
+  reporting_ = false;
 }
 
 Json OvsdbServer::do_transact(Session* s, const Json& id, const Json::Array& params,
@@ -701,16 +715,7 @@ Json OvsdbServer::transact(const Json::Array& ops) {
   params.insert(params.end(), ops.begin(), ops.end());
   bool blocked = false;
   Json r = do_transact(nullptr, Json(), params, now_ms(), &blocked);
-  static bool reporting = false;
-  if (!reporting) {
-    reporting = true;
-    while (!commits_to_report_.empty()) {
-      auto [d, c] = commits_to_report_.front();
-      commits_to_report_.erase(commits_to_report_.begin());
-      if (d == kDb && after_commit_) after_commit_(*c);
-    }
-    reporting = false;
-  }
+  report_commits();
   return r;
 }
 
@@ -724,6 +729,9 @@ void OvsdbServer::run_pending() {
     Json r = do_transact(p->session, p->id, p->params.as_array(), p->started_ms, &blocked);
     if (!blocked) reply(*p->session, p->id, std::move(r));
   }
+  // A "wait" that passed now committed outside any request: without this
+  // its after-commit work (cur_cfg) would wait for some other request.
+  report_commits();
 }
 
 Json OvsdbServer::do_monitor(Session& s, int version, const Json& params, bool* ok) {
@@ -951,7 +959,9 @@ void OvsdbServer::on_commit(int d, const Commit& c) {
                              {"params", Json::Array{m.id, kZeroUuid, std::move(updates)}}});
     }
   }
-  commits_to_report_.emplace_back(d, std::shared_ptr<const Commit>(std::shared_ptr<const Commit>(), &c));
+  // A copy (row pointers, cheap): `c` belongs to the transaction, which is
+  // gone by the time report_commits() hands it to after_commit_.
+  commits_to_report_.emplace_back(d, std::make_shared<const Commit>(c));
 }
 
 void OvsdbServer::start_compaction() {
@@ -977,6 +987,7 @@ void OvsdbServer::finish_compaction(bool wait) {
   auto r = disk_->finish_replacement(std::move(compaction_->result), compaction_->tail);
   if (r) {
     compacted_size_ = disk_->size();
+    malloc_trim(0);
     log("compacted " + options_.db_path + " to " + std::to_string(compacted_size_) + " bytes");
   } else {
     log(r.error().message);

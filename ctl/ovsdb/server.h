@@ -103,6 +103,9 @@ class OvsdbServer {
   Json do_transact(Session* s, const Json& id, const Json::Array& params, int64_t started_ms,
                    bool* blocked);
   void run_pending();
+  // Hands the commits made since the last call to after_commit_, oldest
+  // first, including those the hook itself makes (trestled's cur_cfg).
+  void report_commits();
   Json do_monitor(Session& s, int version, const Json& params, bool* ok);
   void on_commit(int db, const Commit& c);
   Json lock_op(Session& s, const std::string& method, const Json& params, bool* ok);
@@ -132,6 +135,7 @@ class OvsdbServer {
   bool status_dirty_ = true;
   int64_t status_at_ = 0;
   std::vector<std::pair<int, std::shared_ptr<const Commit>>> commits_to_report_;
+  bool reporting_ = false;  // report_commits() is running
 };
 
 // Parses punix:/ptcp:/unix:/tcp: targets.

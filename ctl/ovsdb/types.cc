@@ -367,16 +367,16 @@ DbStatus atom_from_json(const BaseType& b, const Json& j, NamedUuids* names, Ato
 Datum Datum::default_of(const ColumnType& t) {
   Datum d;
   if (t.min == 1) {
-    d.keys_.push_back(Atom::default_of(t.key.type));
-    if (t.value) d.values_.push_back(Atom::default_of(t.value->type));
+    d.mk().push_back(Atom::default_of(t.key.type));
+    if (t.value) d.mv().push_back(Atom::default_of(t.value->type));
   }
   return d;
 }
 
 bool Datum::is_default(const ColumnType& t) const {
-  if (t.min == 0) return keys_.empty();
-  return keys_.size() == 1 && keys_[0] == Atom::default_of(t.key.type) &&
-         (!t.value || values_[0] == Atom::default_of(t.value->type));
+  if (t.min == 0) return keys().empty();
+  return keys().size() == 1 && keys()[0] == Atom::default_of(t.key.type) &&
+         (!t.value || values()[0] == Atom::default_of(t.value->type));
 }
 
 DbStatus Datum::from_json(const ColumnType& t, const Json& j, NamedUuids* names, Datum* out) {
@@ -392,8 +392,8 @@ DbStatus Datum::from_json(const ColumnType& t, const Json& j, NamedUuids* names,
       Atom k, v;
       if (auto e = atom_from_json(t.key, pair.as_array()[0], names, &k)) return e;
       if (auto e = atom_from_json(*t.value, pair.as_array()[1], names, &v)) return e;
-      d.keys_.push_back(std::move(k));
-      d.values_.push_back(std::move(v));
+      d.mk().push_back(std::move(k));
+      d.mv().push_back(std::move(v));
     }
   } else if (j.is_array() && j.as_array().size() == 2 && j.as_array()[0].is_string() &&
              j.as_array()[0].as_string() == "set") {
@@ -401,16 +401,16 @@ DbStatus Datum::from_json(const ColumnType& t, const Json& j, NamedUuids* names,
     for (const Json& e : j.as_array()[1].as_array()) {
       Atom k;
       if (auto err = atom_from_json(t.key, e, names, &k)) return err;
-      d.keys_.push_back(std::move(k));
+      d.mk().push_back(std::move(k));
     }
   } else {
     Atom k;
     if (auto err = atom_from_json(t.key, j, names, &k)) return err;
-    d.keys_.push_back(std::move(k));
+    d.mk().push_back(std::move(k));
   }
-  size_t n = d.keys_.size();
+  size_t n = d.mk().size();
   d.sort_unique(t.is_map());
-  if (d.keys_.size() != n)
+  if (d.mk().size() != n)
     return OvsdbError{"ovsdb error", t.is_map() ? "map contains duplicate key" : "set contains duplicate",
                       std::nullopt};
   if (d.size() < t.min || d.size() > t.max) {
@@ -436,10 +436,10 @@ DbStatus Datum::check(const ColumnType& t) const {
                           (t.max == ColumnType::kUnlimited ? std::string("unlimited")
                                                            : std::to_string(t.max)) + ".",
                       std::nullopt};
-  for (auto& k : keys_)
+  for (auto& k : keys())
     if (auto e = t.key.check(k)) return e;
   if (t.value)
-    for (auto& v : values_)
+    for (auto& v : values())
       if (auto e = t.value->check(v)) return e;
   return std::nullopt;
 }
@@ -447,85 +447,85 @@ DbStatus Datum::check(const ColumnType& t) const {
 Json Datum::to_json(const ColumnType& t) const {
   if (t.is_map()) {
     Json::Array pairs;
-    pairs.reserve(keys_.size());
-    for (size_t i = 0; i < keys_.size(); ++i)
-      pairs.push_back(Json::Array{keys_[i].to_json(), values_[i].to_json()});
+    pairs.reserve(keys().size());
+    for (size_t i = 0; i < keys().size(); ++i)
+      pairs.push_back(Json::Array{keys()[i].to_json(), values()[i].to_json()});
     return Json::Array{"map", std::move(pairs)};
   }
-  if (keys_.size() == 1) return keys_[0].to_json();
+  if (keys().size() == 1) return keys()[0].to_json();
   Json::Array elems;
-  elems.reserve(keys_.size());
-  for (auto& k : keys_) elems.push_back(k.to_json());
+  elems.reserve(keys().size());
+  for (auto& k : keys()) elems.push_back(k.to_json());
   return Json::Array{"set", std::move(elems)};
 }
 
 void Datum::sort_unique(bool is_map) {
-  if (keys_.size() < 2) return;
+  if (mk().size() < 2) return;
   if (!is_map) {
-    std::sort(keys_.begin(), keys_.end());
-    keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
+    std::sort(mk().begin(), mk().end());
+    mk().erase(std::unique(mk().begin(), mk().end()), mk().end());
     return;
   }
-  std::vector<size_t> order(keys_.size());
+  std::vector<size_t> order(mk().size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return keys_[a] < keys_[b]; });
+                   [&](size_t a, size_t b) { return mk()[a] < mk()[b]; });
   std::vector<Atom> k, v;
   for (size_t i : order) {
-    if (!k.empty() && k.back() == keys_[i]) continue;  // first one wins; caller detects
-    k.push_back(std::move(keys_[i]));
-    v.push_back(std::move(values_[i]));
+    if (!k.empty() && k.back() == mk()[i]) continue;  // first one wins; caller detects
+    k.push_back(std::move(mk()[i]));
+    v.push_back(std::move(mv()[i]));
   }
-  keys_ = std::move(k);
-  values_ = std::move(v);
+  mk() = std::move(k);
+  mv() = std::move(v);
 }
 
 ptrdiff_t Datum::find(const Atom& a) const {
-  auto it = std::lower_bound(keys_.begin(), keys_.end(), a);
-  return it != keys_.end() && *it == a ? it - keys_.begin() : -1;
+  auto it = std::lower_bound(keys().begin(), keys().end(), a);
+  return it != keys().end() && *it == a ? it - keys().begin() : -1;
 }
 
 void Datum::insert(Atom key, std::optional<Atom> value) {
-  auto it = std::lower_bound(keys_.begin(), keys_.end(), key);
-  size_t at = size_t(it - keys_.begin());
-  if (it != keys_.end() && *it == key) {
-    if (value) values_[at] = std::move(*value);
+  auto it = std::lower_bound(mk().begin(), mk().end(), key);
+  size_t at = size_t(it - mk().begin());
+  if (it != mk().end() && *it == key) {
+    if (value) mv()[at] = std::move(*value);
     return;
   }
-  keys_.insert(it, std::move(key));
-  if (value) values_.insert(values_.begin() + ptrdiff_t(at), std::move(*value));
+  mk().insert(it, std::move(key));
+  if (value) mv().insert(mv().begin() + ptrdiff_t(at), std::move(*value));
 }
 
 void Datum::union_with(const Datum& o) {
-  bool is_map = !o.values_.empty() || !values_.empty();
-  for (size_t i = 0; i < o.keys_.size(); ++i) {
-    if (find(o.keys_[i]) >= 0) continue;
-    insert(o.keys_[i], is_map ? std::optional<Atom>(o.values_[i]) : std::nullopt);
+  bool is_map = !o.values().empty() || !mv().empty();
+  for (size_t i = 0; i < o.keys().size(); ++i) {
+    if (find(o.keys()[i]) >= 0) continue;
+    insert(o.keys()[i], is_map ? std::optional<Atom>(o.values()[i]) : std::nullopt);
   }
 }
 
 void Datum::subtract(const Datum& o, bool match_values) {
-  for (size_t i = 0; i < o.keys_.size(); ++i) {
-    ptrdiff_t at = find(o.keys_[i]);
+  for (size_t i = 0; i < o.keys().size(); ++i) {
+    ptrdiff_t at = find(o.keys()[i]);
     if (at < 0) continue;
-    if (match_values && values_[size_t(at)] != o.values_[i]) continue;
-    keys_.erase(keys_.begin() + at);
-    if (!values_.empty()) values_.erase(values_.begin() + at);
+    if (match_values && mv()[size_t(at)] != o.values()[i]) continue;
+    mk().erase(mk().begin() + at);
+    if (!mv().empty()) mv().erase(mv().begin() + at);
   }
 }
 
 bool Datum::includes(const Datum& o, bool is_map) const {
-  for (size_t i = 0; i < o.keys_.size(); ++i) {
-    ptrdiff_t at = find(o.keys_[i]);
-    if (at < 0 || (is_map && values_[size_t(at)] != o.values_[i])) return false;
+  for (size_t i = 0; i < o.keys().size(); ++i) {
+    ptrdiff_t at = find(o.keys()[i]);
+    if (at < 0 || (is_map && values()[size_t(at)] != o.values()[i])) return false;
   }
   return true;
 }
 
 bool Datum::excludes(const Datum& o, bool is_map) const {
-  for (size_t i = 0; i < o.keys_.size(); ++i) {
-    ptrdiff_t at = find(o.keys_[i]);
-    if (at >= 0 && (!is_map || values_[size_t(at)] == o.values_[i])) return false;
+  for (size_t i = 0; i < o.keys().size(); ++i) {
+    ptrdiff_t at = find(o.keys()[i]);
+    if (at >= 0 && (!is_map || values()[size_t(at)] == o.values()[i])) return false;
   }
   return true;
 }
@@ -533,19 +533,19 @@ bool Datum::excludes(const Datum& o, bool is_map) const {
 Datum Datum::diff(const Datum& a, const Datum& b, bool is_map) {
   Datum d;
   size_t i = 0, j = 0;
-  while (i < a.keys_.size() || j < b.keys_.size()) {
-    if (j == b.keys_.size() || (i < a.keys_.size() && a.keys_[i] < b.keys_[j])) {
-      d.keys_.push_back(a.keys_[i]);  // removed
-      if (is_map) d.values_.push_back(a.values_[i]);
+  while (i < a.keys().size() || j < b.keys().size()) {
+    if (j == b.keys().size() || (i < a.keys().size() && a.keys()[i] < b.keys()[j])) {
+      d.mk().push_back(a.keys()[i]);  // removed
+      if (is_map) d.mv().push_back(a.values()[i]);
       ++i;
-    } else if (i == a.keys_.size() || b.keys_[j] < a.keys_[i]) {
-      d.keys_.push_back(b.keys_[j]);  // added
-      if (is_map) d.values_.push_back(b.values_[j]);
+    } else if (i == a.keys().size() || b.keys()[j] < a.keys()[i]) {
+      d.mk().push_back(b.keys()[j]);  // added
+      if (is_map) d.mv().push_back(b.values()[j]);
       ++j;
     } else {
-      if (is_map && a.values_[i] != b.values_[j]) {
-        d.keys_.push_back(b.keys_[j]);  // changed: the new value
-        d.values_.push_back(b.values_[j]);
+      if (is_map && a.values()[i] != b.values()[j]) {
+        d.mk().push_back(b.keys()[j]);  // changed: the new value
+        d.mv().push_back(b.values()[j]);
       }
       ++i, ++j;
     }
@@ -554,31 +554,31 @@ Datum Datum::diff(const Datum& a, const Datum& b, bool is_map) {
 }
 
 void Datum::apply_diff(const Datum& d, bool is_map) {
-  for (size_t i = 0; i < d.keys_.size(); ++i) {
-    ptrdiff_t at = find(d.keys_[i]);
+  for (size_t i = 0; i < d.keys().size(); ++i) {
+    ptrdiff_t at = find(d.keys()[i]);
     if (at < 0) {
-      insert(d.keys_[i], is_map ? std::optional<Atom>(d.values_[i]) : std::nullopt);
-    } else if (is_map && values_[size_t(at)] != d.values_[i]) {
-      values_[size_t(at)] = d.values_[i];
+      insert(d.keys()[i], is_map ? std::optional<Atom>(d.values()[i]) : std::nullopt);
+    } else if (is_map && mv()[size_t(at)] != d.values()[i]) {
+      mv()[size_t(at)] = d.values()[i];
     } else {
-      keys_.erase(keys_.begin() + at);
-      if (is_map) values_.erase(values_.begin() + at);
+      mk().erase(mk().begin() + at);
+      if (is_map) mv().erase(mv().begin() + at);
     }
   }
 }
 
 std::weak_ordering Datum::operator<=>(const Datum& o) const {
-  size_t n = std::min(keys_.size(), o.keys_.size());
+  size_t n = std::min(keys().size(), o.keys().size());
   for (size_t i = 0; i < n; ++i) {
-    if (auto c = keys_[i] <=> o.keys_[i]; c != 0) return c;
-    if (i < values_.size() && i < o.values_.size())
-      if (auto c = values_[i] <=> o.values_[i]; c != 0) return c;
+    if (auto c = keys()[i] <=> o.keys()[i]; c != 0) return c;
+    if (i < values().size() && i < o.values().size())
+      if (auto c = values()[i] <=> o.values()[i]; c != 0) return c;
   }
-  return keys_.size() <=> o.keys_.size();
+  return keys().size() <=> o.keys().size();
 }
 
 size_t Datum::hash() const {
-  size_t h = keys_.size();
+  size_t h = keys().size();
   auto mix = [&](const Atom& a) {
     size_t x = 0;
     switch (a.type()) {
@@ -590,8 +590,8 @@ size_t Datum::hash() const {
     }
     h = (h ^ x) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
   };
-  for (auto& k : keys_) mix(k);
-  for (auto& v : values_) mix(v);
+  for (auto& k : keys()) mix(k);
+  for (auto& v : values()) mix(v);
   return h;
 }
 

@@ -14,6 +14,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -127,7 +128,16 @@ struct ColumnType {
 class Datum {
  public:
   Datum() = default;
-  explicit Datum(Atom a) { keys_.push_back(std::move(a)); }
+  explicit Datum(Atom a) { mk().push_back(std::move(a)); }
+  // An empty datum (most columns of most rows) is one null pointer: a
+  // port's 30-odd columns cost 8 bytes each until they hold something.
+  Datum(const Datum& o) : b_(o.empty() ? nullptr : std::make_unique<Body>(*o.b_)) {}
+  Datum& operator=(const Datum& o) {
+    if (this != &o) b_ = o.empty() ? nullptr : std::make_unique<Body>(*o.b_);
+    return *this;
+  }
+  Datum(Datum&&) noexcept = default;
+  Datum& operator=(Datum&&) noexcept = default;
 
   static Datum default_of(const ColumnType& t);
   // Parses `j` as a value of type `t` (atoms, ["set", ...], ["map", ...],
@@ -136,10 +146,10 @@ class Datum {
   static DbStatus from_json(const ColumnType& t, const Json& j, NamedUuids* names, Datum* out);
   Json to_json(const ColumnType& t) const;
 
-  size_t size() const { return keys_.size(); }
-  bool empty() const { return keys_.empty(); }
-  const std::vector<Atom>& keys() const { return keys_; }
-  const std::vector<Atom>& values() const { return values_; }
+  size_t size() const { return b_ ? b_->keys.size() : 0; }
+  bool empty() const { return size() == 0; }
+  const std::vector<Atom>& keys() const { return b_ ? b_->keys : none(); }
+  const std::vector<Atom>& values() const { return b_ ? b_->values : none(); }
   bool is_default(const ColumnType& t) const;
 
   // Set/map algebra (maps: a key present in both keeps this datum's value).
@@ -160,17 +170,30 @@ class Datum {
   ptrdiff_t find(const Atom& a) const;
   // Builders (keep the order invariant).
   void insert(Atom key, std::optional<Atom> value = std::nullopt);
-  std::vector<Atom>& mutable_keys() { return keys_; }
-  std::vector<Atom>& mutable_values() { return values_; }
+  std::vector<Atom>& mutable_keys() { return mk(); }
+  std::vector<Atom>& mutable_values() { return mv(); }
   void sort_unique(bool is_map);
 
-  bool operator==(const Datum&) const = default;
+  bool operator==(const Datum& o) const { return keys() == o.keys() && values() == o.values(); }
   std::weak_ordering operator<=>(const Datum& o) const;
   size_t hash() const;
 
  private:
-  std::vector<Atom> keys_;
-  std::vector<Atom> values_;  // empty for sets
+  struct Body {
+    std::vector<Atom> keys;
+    std::vector<Atom> values;  // empty for sets
+  };
+  static const std::vector<Atom>& none() {
+    static const std::vector<Atom> empty;
+    return empty;
+  }
+  Body& body() {
+    if (!b_) b_ = std::make_unique<Body>();
+    return *b_;
+  }
+  std::vector<Atom>& mk() { return body().keys; }
+  std::vector<Atom>& mv() { return body().values; }
+  std::unique_ptr<Body> b_;
 };
 
 // An atom as OVS writes it in messages: strings bare when they are plain
