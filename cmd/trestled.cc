@@ -1,7 +1,8 @@
-// trestled: the switch daemon. Today it serves the Open_vSwitch database
-// (what ovsdb-server does for OVS) and the ovs-appctl control socket; the
-// plugin-shim issue makes database changes drive the dataplane. Argument
-// parsing and wiring only: the work is in ctl/.
+// trestled: the switch daemon: the Open_vSwitch database (what
+// ovsdb-server does for OVS), the dataplane the database drives through
+// the reconciler (what ovs-vswitchd does), and the ovs-appctl control
+// socket. Argument parsing and wiring only: the work is in ctl/,
+// plugin-shim/ and dataplane/.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -15,11 +16,16 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ctl/ovsdb/server.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/eal.h"
+#include "dataplane/stats_format.h"
+#include "plugin-shim/reconciler.h"
 #include "ctl/pidfile.h"
 #include "ctl/unixctl.h"
 
@@ -56,6 +62,8 @@ Options:
                       always written: ovs-appctl finds the daemon through it)
   --log-file[=FILE]   also log to FILE (default $OVS_LOGDIR/ovs-vswitchd.log)
   -v, --verbose       log every connection and request outcome
+  --no-dataplane      serve the database only (no DPDK, no ports): what
+                      ovsdb-server alone does; cur_cfg then follows next_cfg
   --fsync             fdatasync the database after every commit (default: every
                       commit is written with write(2) before it is acknowledged,
                       which survives the daemon being killed; fdatasync only for
@@ -190,7 +198,7 @@ int main(int argc, char** argv) {
   std::string logdir = env_or("OVS_LOGDIR", "/var/log/openvswitch");
   std::vector<std::string> remotes;
   std::string pidfile_path, logfile_path, db_path;
-  bool detach = false, fsync_each = false;
+  bool detach = false, fsync_each = false, with_dataplane = true;
   Logger log;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -221,6 +229,8 @@ int main(int argc, char** argv) {
       logfile_path = a.substr(11);
     } else if (a == "-v" || a == "--verbose" || a.rfind("--verbose=", 0) == 0) {
       log.verbose = true;
+    } else if (a == "--no-dataplane") {
+      with_dataplane = false;
     } else if (a == "--fsync") {
       fsync_each = true;
     } else if (a == "--no-chdir" || a == "--monitor" || a == "--overwrite-pidfile") {
@@ -291,8 +301,56 @@ int main(int argc, char** argv) {
   for (auto& r : remotes)
     if (auto s = srv.add_remote(r); !s) return fail(s.error().message);
   populate(srv, rundir, log);
-  srv.set_after_commit([&](const trestle::ctl::Commit&) { sync_cur_cfg(srv); });
-  sync_cur_cfg(srv);
+
+  // The dataplane: DPDK without hugepages, a file prefix of this process
+  // (two daemons never share DPDK runtime files), PMDs on
+  // other_config:pmd-cpu-mask (default: the last CPU).
+  std::unique_ptr<trestle::dataplane::Dataplane> dp;
+  std::unique_ptr<trestle::shim::Reconciler> reconciler;
+  if (with_dataplane) {
+    auto& db = srv.db();
+    int t = db.schema().table("Open_vSwitch");
+    std::map<std::string, std::string> oc;
+    for (auto& [u, row] : db.table(t).rows) {
+      const auto& d = row->cols[size_t(db.schema().tables[size_t(t)].column("other_config"))];
+      for (size_t i = 0; i < d.size(); ++i) oc[d.keys()[i].string()] = d.values()[i].string();
+    }
+    trestle::dataplane::EalConfig eal;
+    eal.file_prefix = "trestled-" + std::to_string(getpid());
+    eal.log_level = "*:error";
+    if (oc.count("dpdk-extra")) {
+      std::string extra = oc["dpdk-extra"], word;
+      for (char c : extra + " ")
+        if (c == ' ') {
+          if (!word.empty()) eal.extra.push_back(word);
+          word.clear();
+        } else {
+          word += c;
+        }
+    }
+    if (auto r = trestle::dataplane::eal_init(eal); !r) return fail("DPDK: " + r.error().message);
+    trestle::dataplane::DataplaneConfig cfg;
+    cfg.rundir = rundir;
+    if (oc.count("pmd-cpu-mask")) {
+      auto cores = trestle::dataplane::parse_cpu_mask(oc["pmd-cpu-mask"]);
+      if (!cores) return fail("other_config:pmd-cpu-mask: " + cores.error().message);
+      cfg.pmd_cores = *cores;
+    }
+    auto created = trestle::dataplane::Dataplane::create(cfg);
+    if (!created) return fail("dataplane: " + created.error().message);
+    dp = std::move(created.value());
+    dp->start_control_thread();  // MAC learning and aging
+    trestle::shim::Reconciler::Options ro;
+    ro.log = [&](const std::string& line) { log("bridge", "INFO", line); };
+    reconciler = std::make_unique<trestle::shim::Reconciler>(srv, *dp, ro);
+    srv.set_after_commit([&](const trestle::ctl::Commit& c) {
+      if (reconciler->relevant(c)) reconciler->reconcile();
+    });
+    reconciler->reconcile();
+  } else {
+    srv.set_after_commit([&](const trestle::ctl::Commit&) { sync_cur_cfg(srv); });
+    sync_cur_cfg(srv);
+  }
 
   auto pidfile = trestle::ctl::Pidfile::create(pidfile_path);
   if (!pidfile) return fail(pidfile.error().message);
@@ -308,6 +366,20 @@ int main(int argc, char** argv) {
     if (auto r = srv.compact(); !r) return trestle::Result<std::string>(r.error());
     return trestle::Result<std::string>(std::string());
   });
+
+  if (dp) {
+    (*unixctl)->add_command("dpif-netdev/pmd-perf-show", "[-nh] [-it iter-history-len] [-ms ms-history-len] [-pmd core] [dp]", 0, 8,
+                            [&](const std::vector<std::string>&) {
+                              return trestle::Result<std::string>(trestle::dataplane::format_pmd_perf(dp->pmd_stats(), dp->pmd_stats_seconds()));
+                            });
+    (*unixctl)->add_command("dpif-netdev/pmd-stats-show", "[-pmd core] [dp]", 0, 3, [&](const std::vector<std::string>&) {
+      return trestle::Result<std::string>(trestle::dataplane::format_pmd_stats(dp->pmd_stats()));
+    });
+    (*unixctl)->add_command("dpif-netdev/pmd-stats-clear", "[-pmd core] [dp]", 0, 3, [&](const std::vector<std::string>&) {
+      dp->clear_pmd_stats();
+      return trestle::Result<std::string>(std::string());
+    });
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -328,8 +400,11 @@ int main(int argc, char** argv) {
     }
   }
   while (!g_stop) {
-    srv.run(1000, (*unixctl)->fds());
+    srv.run(reconciler ? 500 : 1000, (*unixctl)->fds());
     (*unixctl)->run(0);
+    if (reconciler)
+      reconciler->refresh(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch()).count());
   }
   if (auto r = srv.sync(); !r) log("trestled", "ERR", r.error().message);
   log("trestled", "INFO", "exiting");

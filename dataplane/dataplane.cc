@@ -109,10 +109,11 @@ struct Dataplane::Impl {
   PortStats raw_stats(uint32_t index) const;
   PmdStats raw_pmd_stats(size_t i) const;
   Result<void> add_port_locked(Bridge& b, const PortSpec& spec);
-  // ofport_request when it is free and in OVS's range (1 to 65,279), else
-  // the lowest free number.
+  // ofport_request when it is free and in OVS's range (1 to 65,279, or
+  // 65,534: OpenFlow's LOCAL, the bridge's own port), else the lowest free
+  // number.
   static uint32_t pick_ofport(const Bridge& b, std::optional<uint32_t> request) {
-    if (request && *request >= 1 && *request <= 65279 && !b.ofports.count(*request))
+    if (request && ((*request >= 1 && *request <= 65279) || *request == 65534) && !b.ofports.count(*request))
       return *request;
     uint32_t n = 1;
     while (b.ofports.count(n)) ++n;

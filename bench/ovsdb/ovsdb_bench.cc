@@ -161,7 +161,9 @@ Server start(const std::string& kind, const std::string& dir) {
     dup2(devnull, 1), dup2(devnull, 2);
     std::string cpu = std::to_string(g_server_cpu);
     if (kind == "trestled") {
-      execlp("taskset", "taskset", "-c", cpu.c_str(), g_trestled.c_str(), db.c_str(),
+      // The database alone, as ovsdb-server is: no dataplane, no PMD
+      // spinning on the client's core.
+      execlp("taskset", "taskset", "-c", cpu.c_str(), g_trestled.c_str(), db.c_str(), "--no-dataplane",
              ("--log-file=" + dir + "/log/trestled.log").c_str(), nullptr);
     } else {
       execlp("taskset", "taskset", "-c", cpu.c_str(), g_ovsdb_server.c_str(), db.c_str(),
