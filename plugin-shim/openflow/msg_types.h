@@ -1,0 +1,41 @@
+#pragma once
+// Message, multipart and Nicira type numbers (spec names), shared by the
+// decoder and the encoders.
+
+#include <cstdint>
+
+namespace trestle::shim::ofp {
+
+enum : uint8_t {  // common to 1.0 and 1.3
+  OFPT_HELLO = 0, OFPT_ERROR = 1, OFPT_ECHO_REQUEST = 2, OFPT_ECHO_REPLY = 3,
+  OFPT_EXPERIMENTER = 4, OFPT_FEATURES_REQUEST = 5, OFPT_FEATURES_REPLY = 6,
+  OFPT_GET_CONFIG_REQUEST = 7, OFPT_GET_CONFIG_REPLY = 8, OFPT_SET_CONFIG = 9,
+  OFPT_PACKET_IN = 10, OFPT_FLOW_REMOVED = 11, OFPT_PORT_STATUS = 12, OFPT_PACKET_OUT = 13,
+  OFPT_FLOW_MOD = 14,
+};
+enum : uint8_t {  // OpenFlow 1.0
+  OFPT10_PORT_MOD = 15, OFPT10_STATS_REQUEST = 16, OFPT10_STATS_REPLY = 17,
+  OFPT10_BARRIER_REQUEST = 18, OFPT10_BARRIER_REPLY = 19,
+};
+enum : uint8_t {  // OpenFlow 1.3 / 1.4
+  OFPT_PORT_MOD = 16, OFPT_MULTIPART_REQUEST = 18, OFPT_MULTIPART_REPLY = 19,
+  OFPT_BARRIER_REQUEST = 20, OFPT_BARRIER_REPLY = 21, OFPT_ROLE_REQUEST = 24,
+  OFPT_ROLE_REPLY = 25, OFPT_BUNDLE_CONTROL = 33, OFPT_BUNDLE_ADD_MESSAGE = 34,
+};
+enum : uint16_t {
+  OFPMP_DESC = 0, OFPMP_FLOW = 1, OFPMP_AGGREGATE = 2, OFPMP_TABLE = 3, OFPMP_PORT_STATS = 4,
+  OFPMP_METER_FEATURES = 11, OFPMP_TABLE_FEATURES = 12, OFPMP_PORT_DESC = 13,
+  OFPMP_EXPERIMENTER = 0xffff,
+};
+enum : uint16_t { OFPMPF_MORE = 1 };
+inline constexpr uint32_t NX_VENDOR_ID = 0x00002320;
+inline constexpr uint32_t ONF_EXPERIMENTER_ID = 0x4f4e4600;
+enum : uint32_t {
+  NXT_SET_FLOW_FORMAT = 12, NXT_FLOW_MOD = 13, NXT_FLOW_MOD_TABLE_ID = 15,
+  NXT_SET_PACKET_IN_FORMAT = 16, NXT_SET_CONTROLLER_ID = 20,
+};
+enum : uint32_t { NXST_FLOW = 0, NXST_AGGREGATE = 1 };
+enum : uint32_t { ONFT_BUNDLE_CONTROL = 2300, ONFT_BUNDLE_ADD_MESSAGE = 2301 };
+inline constexpr uint32_t OFP_NO_BUFFER = 0xffffffff;
+
+}  // namespace trestle::shim::ofp
