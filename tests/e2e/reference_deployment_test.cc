@@ -1,0 +1,143 @@
+// The reference deployment ("Neutron + OVS + VLAN") built with stock
+// ovs-vsctl against trestled, as the guide builds it: br-int with a VM's
+// vhost-user port (access, tag 1, the external ids nova/os-vif set),
+// br-eth0 with the "NIC", joined by the patch ports int-br-eth0 /
+// phy-br-eth0; ofports come back as ovs-vswitchd assigns them, and traffic
+// crosses it both ways.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "tests/support/support.h"
+
+namespace trestle::testing {
+namespace {
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int rc = pclose(p);
+  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) out = "FAILED(" + std::to_string(rc) + "): " + out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+class ReferenceDeployment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    signal(SIGPIPE, SIG_IGN);  // a vhost-user peer of a stopped trestled
+    pool_ = test_eal();
+    rundir_ = dir_.path() + "/run";
+    setenv("OVS_RUNDIR", rundir_.c_str(), 1);
+    setenv("OVS_DBDIR", (dir_.path() + "/db").c_str(), 1);
+    setenv("OVS_LOGDIR", (dir_.path() + "/log").c_str(), 1);
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(TRESTLED, TRESTLED, "--log-file", nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 1000 && access((rundir_ + "/ovs-vswitchd.pid").c_str(), F_OK) != 0; ++i) usleep(10000);
+    ASSERT_EQ(access((rundir_ + "/ovs-vswitchd.pid").c_str(), F_OK), 0) << "trestled did not start";
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int st = 0;
+      waitpid(pid_, &st, 0);
+      EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    vm_.reset();
+    wire_.reset();
+  }
+  // The peer listens (QEMU in vhost-user server mode); trestled's
+  // dpdkvhostuserclient port connects to it. Opening blocks until it does.
+  std::unique_ptr<VirtioPeer> listen(const std::string& sock) {
+    std::unique_ptr<VirtioPeer> p;
+    p = VirtioPeer::open(sock, true, pool_);
+    EXPECT_TRUE(p->wait_link(10000));
+    return p;
+  }
+  TempDir dir_;
+  std::string rundir_;
+  pid_t pid_ = -1;
+  rte_mempool* pool_ = nullptr;
+  std::unique_ptr<VirtioPeer> vm_, wire_;
+};
+
+TEST_F(ReferenceDeployment, BuiltWithStockOvsVsctlCarriesTraffic) {
+  const std::string vsctl = "ovs-vsctl --timeout=20 ";
+  std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
+  ASSERT_EQ(run(vsctl + "add-br br-int -- set Bridge br-int datapath_type=netdev"), "");
+  ASSERT_EQ(run(vsctl + "add-br br-eth0 -- set Bridge br-eth0 datapath_type=netdev"), "");
+  ASSERT_EQ(run(vsctl + "add-port br-eth0 eth0 -- set Interface eth0 type=dpdkvhostuserclient "
+                        "options:vhost-server-path=" + wire_sock),
+            "");
+  // The patch link, as the neutron agent makes it.
+  ASSERT_EQ(run(vsctl + "add-port br-int int-br-eth0 -- set Interface int-br-eth0 type=patch "
+                        "options:peer=phy-br-eth0 -- add-port br-eth0 phy-br-eth0 -- set Interface "
+                        "phy-br-eth0 type=patch options:peer=int-br-eth0"),
+            "");
+  // The VM's port as os-vif plugs it (vhost-user, QEMU the server), tagged
+  // by the agent.
+  ASSERT_EQ(run(vsctl + "-- --may-exist add-port br-int vhu1 -- set Interface vhu1 "
+                        "external_ids:iface-id=4f1c2a3e-7c36-4e2b-9a1d-1f2e3d4c5b6a "
+                        "external_ids:iface-status=active external_ids:attached-mac=fa:16:3e:00:00:01 "
+                        "external_ids:vm-uuid=11111111-2222-3333-4444-555555555555 "
+                        "type=dpdkvhostuserclient options:vhost-server-path=" + vm_sock +
+                        " -- set Port vhu1 tag=1"),
+            "");
+  // Numbered in the order the ports came, per bridge, as OVS numbers them.
+  EXPECT_EQ(run(vsctl + "get Interface int-br-eth0 ofport"), "1");
+  EXPECT_EQ(run(vsctl + "get Interface vhu1 ofport"), "2");
+  EXPECT_EQ(run(vsctl + "get Interface eth0 ofport"), "1");
+  EXPECT_EQ(run(vsctl + "get Interface phy-br-eth0 ofport"), "2");
+  EXPECT_EQ(run(vsctl + "get Interface br-int ofport"), "65534");
+  EXPECT_EQ(run(vsctl + "list-ports br-int"), "int-br-eth0\nvhu1");
+  std::string dpid = run(vsctl + "get Bridge br-int datapath_id");
+  EXPECT_EQ(dpid.size(), 18u) << dpid;  // "0000xxxxxxxxxxxx" in quotes
+  EXPECT_EQ(run(vsctl + "get Open_vSwitch . cur_cfg"), run(vsctl + "get Open_vSwitch . next_cfg"));
+
+  vm_ = listen(vm_sock);
+  wire_ = listen(wire_sock);
+  ASSERT_TRUE(vm_ && wire_);
+  // VM -> wire: the access port's tag goes on at br-int, crosses the patch
+  // link, and leaves br-eth0's trunk NIC tagged.
+  const uint64_t vm_mac = 0xfa163e000001, far_mac = 0x020000000099;
+  ASSERT_EQ(vm_->send({make_frame(0xffffffffffff, vm_mac)}), 1u);
+  auto got = wire_->receive(1, 3000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(frame_src(got[0]), vm_mac);
+  EXPECT_EQ(frame_vid(got[0]), std::optional<uint16_t>(1));
+  // wire -> VM: tagged 1 in, untagged out of the access port, to the MAC
+  // learnt a moment ago.
+  ASSERT_EQ(wire_->send({make_frame(vm_mac, far_mac, {1})}), 1u);
+  got = vm_->receive(1, 3000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(frame_dst(got[0]), vm_mac);
+  EXPECT_EQ(frame_vid(got[0]), std::nullopt);
+  // Statistics reach the database (libvirt's domifstat reads them).
+  std::string stats;
+  for (int i = 0; i < 80; ++i) {
+    stats = run(vsctl + "get Interface vhu1 statistics:rx_packets");
+    if (stats == "1") break;
+    usleep(100000);
+  }
+  EXPECT_EQ(stats, "1");
+  EXPECT_EQ(run(vsctl + "get Interface vhu1 link_state"), "up");
+  // Unplugging the VM (os-vif) and deleting the bridges leave nothing.
+  EXPECT_EQ(run(vsctl + "-- --if-exists del-port br-int vhu1"), "");
+  EXPECT_EQ(run(vsctl + "--columns=name find Interface name=vhu1"), "");
+  EXPECT_EQ(run(vsctl + "del-br br-int -- del-br br-eth0"), "");
+  EXPECT_EQ(run(vsctl + "list-br"), "");
+}
+
+}  // namespace
+}  // namespace trestle::testing
