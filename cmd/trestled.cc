@@ -25,6 +25,7 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/eal.h"
 #include "dataplane/stats_format.h"
+#include "plugin-shim/ofswitch.h"
 #include "plugin-shim/reconciler.h"
 #include "ctl/pidfile.h"
 #include "ctl/unixctl.h"
@@ -61,7 +62,7 @@ Options:
   --pidfile[=FILE]    pid file (default $OVS_RUNDIR/ovs-vswitchd.pid, which is
                       always written: ovs-appctl finds the daemon through it)
   --log-file[=FILE]   also log to FILE (default $OVS_LOGDIR/ovs-vswitchd.log)
-  -v, --verbose       log every connection and request outcome
+  -v, --verbose       also log every OVSDB connection opened and closed
   --no-dataplane      serve the database only (no DPDK, no ports): what
                       ovsdb-server alone does; cur_cfg then follows next_cfg
   --fsync             fdatasync the database after every commit (default: every
@@ -293,6 +294,7 @@ int main(int argc, char** argv) {
   trestle::ctl::OvsdbServer::Options opts;
   opts.db_path = db_path;
   opts.fsync_each_commit = fsync_each;
+  opts.verbose = log.verbose;
   opts.log = [&](const std::string& line) { log("ovsdb", "INFO", line); };
   auto server = trestle::ctl::OvsdbServer::open(opts);
   if (!server) return fail(server.error().message);
@@ -307,6 +309,7 @@ int main(int argc, char** argv) {
   // other_config:pmd-cpu-mask (default: the last CPU).
   std::unique_ptr<trestle::dataplane::Dataplane> dp;
   std::unique_ptr<trestle::shim::Reconciler> reconciler;
+  std::unique_ptr<trestle::shim::OfSwitch> ofswitch;
   if (with_dataplane) {
     auto& db = srv.db();
     int t = db.schema().table("Open_vSwitch");
@@ -343,10 +346,17 @@ int main(int argc, char** argv) {
     trestle::shim::Reconciler::Options ro;
     ro.log = [&](const std::string& line) { log("bridge", "INFO", line); };
     reconciler = std::make_unique<trestle::shim::Reconciler>(srv, *dp, ro);
+    trestle::shim::OfSwitch::Options oo;
+    oo.rundir = rundir;
+    oo.log = [&](const std::string& line) { log("connmgr", "INFO", line); };
+    ofswitch = std::make_unique<trestle::shim::OfSwitch>(srv, *dp, *reconciler, oo);
     srv.set_after_commit([&](const trestle::ctl::Commit& c) {
-      if (reconciler->relevant(c)) reconciler->reconcile();
+      if (!reconciler->relevant(c)) return;
+      reconciler->reconcile();
+      ofswitch->reconfigure();
     });
     reconciler->reconcile();
+    ofswitch->reconfigure();
   } else {
     srv.set_after_commit([&](const trestle::ctl::Commit&) { sync_cur_cfg(srv); });
     sync_cur_cfg(srv);
@@ -400,12 +410,19 @@ int main(int argc, char** argv) {
     }
   }
   while (!g_stop) {
-    srv.run(reconciler ? 500 : 1000, (*unixctl)->fds());
+    std::vector<int> wake = (*unixctl)->fds();
+    if (ofswitch) {
+      auto of = ofswitch->fds();
+      wake.insert(wake.end(), of.begin(), of.end());
+    }
+    srv.run(ofswitch ? std::min(500, ofswitch->timeout_ms()) : 1000, wake);
     (*unixctl)->run(0);
+    if (ofswitch) ofswitch->run();
     if (reconciler)
       reconciler->refresh(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now().time_since_epoch()).count());
   }
+  ofswitch.reset();  // closes OpenFlow connections, removes the .mgmt sockets
   if (auto r = srv.sync(); !r) log("trestled", "ERR", r.error().message);
   log("trestled", "INFO", "exiting");
   return 0;

@@ -154,7 +154,9 @@ void Dataplane::Impl::publish() {
     r.txq_shared = p->dev.n_txq < n_pmds;
     r.tx_locks = p->tx_locks.get();
     r.uid = p->uid;
-    r.ofport = p->ofport;
+    // The bridge's own port (OVS's ofport 65534) is OpenFlow's LOCAL in
+    // packet keys, so that flows' in_port=LOCAL match it.
+    r.ofport = p->ofport == 65534 ? flowtable::OFPP_LOCAL : p->ofport;
     r.max_frame = p->max_frame;
     r.vlan = p->vlan;
     if (p->type == PortType::kPatch) {
@@ -175,9 +177,13 @@ void Dataplane::Impl::publish() {
       r.ports.push_back({idx, &s->ports[idx].vlan});
       if (ports[idx]->spec.name == b->name) r.local_port = idx;
     }
-    const uint32_t top = b->ofports.empty() ? 0 : b->ofports.rbegin()->first;
+    // LOCAL (65534) is reached through local_port: keep the map small.
+    uint32_t top = 0;
+    for (const auto& [ofp, idx] : b->ofports)
+      if (ofp != 65534) top = std::max(top, ofp);
     r.by_ofport.assign(size_t{top} + 1, kNoPeer);
-    for (const auto& [ofp, idx] : b->ofports) r.by_ofport[ofp] = idx;
+    for (const auto& [ofp, idx] : b->ofports)
+      if (ofp != 65534) r.by_ofport[ofp] = idx;
   }
   for (const PortRt& r : s->ports) {
     if (r.kind != PortKind::kPatch || r.peer == kNoPeer) continue;

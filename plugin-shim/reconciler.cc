@@ -1,5 +1,7 @@
 #include "plugin-shim/reconciler.h"
 
+#include "plugin-shim/rows.h"
+
 #include <net/if.h>
 #include <rte_version.h>
 
@@ -16,55 +18,6 @@ using ctl::Json;
 using ctl::Row;
 using ctl::TableSchema;
 using ctl::Uuid;
-
-// Columns of one row by name.
-class RowView {
- public:
-  RowView(const TableSchema& ts, const Row& r) : ts_(ts), r_(r) {}
-  const Datum& operator[](const char* column) const { return r_.cols[size_t(ts_.column(column))]; }
-  std::string str(const char* c) const {
-    const Datum& d = (*this)[c];
-    return d.empty() ? "" : d.keys()[0].string();
-  }
-  std::optional<int64_t> integer(const char* c) const {
-    const Datum& d = (*this)[c];
-    if (d.empty()) return std::nullopt;
-    return d.keys()[0].integer();
-  }
-  std::map<std::string, std::string> smap(const char* c) const {
-    std::map<std::string, std::string> m;
-    const Datum& d = (*this)[c];
-    for (size_t i = 0; i < d.size(); ++i) m[d.keys()[i].string()] = d.values()[i].string();
-    return m;
-  }
-  std::vector<Uuid> refs(const char* c) const {
-    std::vector<Uuid> v;
-    for (auto& a : (*this)[c].keys()) v.push_back(a.uuid());
-    return v;
-  }
-  const Uuid& uuid() const { return r_.uuid(); }
-
- private:
-  const TableSchema& ts_;
-  const Row& r_;
-};
-
-struct Tables {
-  const ctl::Database& db;
-  int ovs, bridge, port, iface;
-  explicit Tables(const ctl::Database& d)
-      : db(d),
-        ovs(d.schema().table("Open_vSwitch")),
-        bridge(d.schema().table("Bridge")),
-        port(d.schema().table("Port")),
-        iface(d.schema().table("Interface")) {}
-  const TableSchema& ts(int t) const { return db.schema().tables[size_t(t)]; }
-  std::optional<RowView> row(int t, const Uuid& u) const {
-    const Row* r = db.row(t, u);
-    if (!r) return std::nullopt;
-    return RowView(ts(t), *r);
-  }
-};
 
 Json uuid_where(const Uuid& u) {
   return Json::Array{Json::Array{"_uuid", "==", Json::Array{"uuid", u.str()}}};
@@ -103,7 +56,9 @@ bool Reconciler::relevant(const ctl::Commit& c) const {
   if (writing_) return false;
   Tables t(server_.db());
   for (auto& ch : c.changes)
-    if (ch.table == t.ovs || ch.table == t.bridge || ch.table == t.port || ch.table == t.iface) return true;
+    if (ch.table == t.ovs || ch.table == t.bridge || ch.table == t.port || ch.table == t.iface ||
+        ch.table == t.controller)
+      return true;
   return false;
 }
 

@@ -474,12 +474,14 @@ void OvsdbServer::accept_on(Remote& r) {
       return;
     }
     start_session(fd, &r, r.t.kind == RemoteTarget::kPtcp);
+    if (options_.verbose) log(r.target + ": accepted a connection");
   }
 }
 
 void OvsdbServer::close_session(Session& s, const std::string& why) {
   if (s.dead) return;
   if (!why.empty()) log("connection dropped: " + why);
+  else if (options_.verbose) log("connection closed by the peer");
   s.dead = true;
   status_dirty_ = true;
   release_locks(s);

@@ -50,6 +50,7 @@ class OvsdbServer {
     uint64_t max_backlog_bytes = 64ull << 20;
     uint64_t compact_min_bytes = 10ull << 20;  // OVS's threshold
     std::function<void(const std::string&)> log;  // log lines (never null after open)
+    bool verbose = false;  // also log every connection opened and closed
   };
   static Result<std::unique_ptr<OvsdbServer>> open(Options options);
   ~OvsdbServer();
