@@ -77,7 +77,12 @@ class ReferenceDeployment : public ::testing::Test {
                           "options:peer=phy-br-eth0 -- add-port br-eth0 phy-br-eth0 -- set Interface "
                           "phy-br-eth0 type=patch options:peer=int-br-eth0"),
               "");
+    // The VM's port as os-vif plugs it (vhost-user, QEMU the server),
+    // tagged by the agent.
     ASSERT_EQ(run(vsctl + "-- --may-exist add-port br-int vhu1 -- set Interface vhu1 "
+                          "external_ids:iface-id=4f1c2a3e-7c36-4e2b-9a1d-1f2e3d4c5b6a "
+                          "external_ids:iface-status=active external_ids:attached-mac=fa:16:3e:00:00:01 "
+                          "external_ids:vm-uuid=11111111-2222-3333-4444-555555555555 "
                           "type=dpdkvhostuserclient options:vhost-server-path=" + vm_sock +
                           " -- set Port vhu1 tag=1"),
               "");
@@ -110,25 +115,7 @@ class ReferenceDeployment : public ::testing::Test {
 TEST_F(ReferenceDeployment, BuiltWithStockOvsVsctlCarriesTraffic) {
   const std::string vsctl = "ovs-vsctl --timeout=20 ";
   std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
-  ASSERT_EQ(run(vsctl + "add-br br-int -- set Bridge br-int datapath_type=netdev"), "");
-  ASSERT_EQ(run(vsctl + "add-br br-eth0 -- set Bridge br-eth0 datapath_type=netdev"), "");
-  ASSERT_EQ(run(vsctl + "add-port br-eth0 eth0 -- set Interface eth0 type=dpdkvhostuserclient "
-                        "options:vhost-server-path=" + wire_sock),
-            "");
-  // The patch link, as the neutron agent makes it.
-  ASSERT_EQ(run(vsctl + "add-port br-int int-br-eth0 -- set Interface int-br-eth0 type=patch "
-                        "options:peer=phy-br-eth0 -- add-port br-eth0 phy-br-eth0 -- set Interface "
-                        "phy-br-eth0 type=patch options:peer=int-br-eth0"),
-            "");
-  // The VM's port as os-vif plugs it (vhost-user, QEMU the server), tagged
-  // by the agent.
-  ASSERT_EQ(run(vsctl + "-- --may-exist add-port br-int vhu1 -- set Interface vhu1 "
-                        "external_ids:iface-id=4f1c2a3e-7c36-4e2b-9a1d-1f2e3d4c5b6a "
-                        "external_ids:iface-status=active external_ids:attached-mac=fa:16:3e:00:00:01 "
-                        "external_ids:vm-uuid=11111111-2222-3333-4444-555555555555 "
-                        "type=dpdkvhostuserclient options:vhost-server-path=" + vm_sock +
-                        " -- set Port vhu1 tag=1"),
-            "");
+  build(vm_sock, wire_sock);
   // Numbered in the order the ports came, per bridge, as OVS numbers them.
   EXPECT_EQ(run(vsctl + "get Interface int-br-eth0 ofport"), "1");
   EXPECT_EQ(run(vsctl + "get Interface vhu1 ofport"), "2");
