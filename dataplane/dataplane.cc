@@ -33,6 +33,11 @@ struct Bridge {
   std::unique_ptr<flowtable::FlowTables> flows;
   std::vector<uint32_t> ports;
   std::map<uint32_t, uint32_t> ofports;  // OpenFlow port number -> port index
+  // Numbering as ovs-vswitchd does it: a cursor that moves on from the
+  // last number given, and a number a deleted port held is not given again
+  // for an hour (flows naming it may still be there) unless no other is free.
+  uint32_t ofport_cursor = 0;
+  std::map<uint32_t, std::chrono::steady_clock::time_point> ofport_freed;
 };
 
 struct Port {
@@ -80,6 +85,13 @@ struct Dataplane::Impl {
   std::vector<std::unique_ptr<Bridge>> bridges;  // by index
   std::vector<std::unique_ptr<Port>> ports;      // by index
   std::vector<PacketIn> packet_ins;              // drained from the PMDs by poll()
+  std::vector<FlowRemovedEvent> flow_removed;    // deleted or expired rules that asked for it
+  void note_removed(const Bridge& b, std::vector<flowtable::FlowRemoved> rs) {
+    for (auto& r : rs) {
+      if (flow_removed.size() >= 65536) flow_removed.erase(flow_removed.begin());
+      flow_removed.push_back({b.name, std::move(r)});
+    }
+  }
   std::thread ctl_thread;
   std::atomic<bool> ctl_stop{false};
 
@@ -108,14 +120,32 @@ struct Dataplane::Impl {
   }
   PortStats raw_stats(uint32_t index) const;
   PmdStats raw_pmd_stats(size_t i) const;
-  Result<void> add_port_locked(Bridge& b, const PortSpec& spec);
+  // `keep`: the number to give back when no ofport_request is set (a port
+  // recreated for a new type keeps its number, as OVS's ofport column does).
+  Result<void> add_port_locked(Bridge& b, const PortSpec& spec,
+                               std::optional<uint32_t> keep = std::nullopt);
   // ofport_request when it is free and in OVS's range (1 to 65,279, or
-  // 65,534: OpenFlow's LOCAL, the bridge's own port), else the lowest free
-  // number.
-  static uint32_t pick_ofport(const Bridge& b, std::optional<uint32_t> request) {
+  // 65,534: OpenFlow's LOCAL, the bridge's own port), else the next number
+  // after the last one given (1 to 32,767, the lower half OVS numbers
+  // automatically) that is free and was not freed in the last hour; failing
+  // that the free number freed longest ago, then the lowest free above.
+  static uint32_t pick_ofport(Bridge& b, std::optional<uint32_t> request) {
     if (request && ((*request >= 1 && *request <= 65279) || *request == 65534) && !b.ofports.count(*request))
       return *request;
-    uint32_t n = 1;
+    constexpr uint32_t kAutoMax = 32767;
+    const auto now = std::chrono::steady_clock::now();
+    uint32_t lru = 0;
+    auto lru_at = std::chrono::steady_clock::time_point::max();
+    for (uint32_t i = 0; i < kAutoMax; ++i) {
+      if (++b.ofport_cursor > kAutoMax) b.ofport_cursor = 1;
+      const uint32_t n = b.ofport_cursor;
+      if (b.ofports.count(n)) continue;
+      auto f = b.ofport_freed.find(n);
+      if (f == b.ofport_freed.end() || now - f->second >= std::chrono::hours(1)) return n;
+      if (f->second < lru_at) lru = n, lru_at = f->second;
+    }
+    if (lru) return lru;
+    uint32_t n = kAutoMax + 1;
     while (b.ofports.count(n)) ++n;
     return n;
   }
@@ -333,7 +363,8 @@ std::vector<std::string> Dataplane::bridges() const {
   return out;
 }
 
-Result<void> Dataplane::Impl::add_port_locked(Bridge& b, const PortSpec& spec) {
+Result<void> Dataplane::Impl::add_port_locked(Bridge& b, const PortSpec& spec,
+                                              std::optional<uint32_t> keep) {
   auto type = validate_port_spec(spec);
   if (!type) return type.error();
   if (find_port(spec.name)) return make_error("port " + spec.name + " already exists");
@@ -370,8 +401,9 @@ Result<void> Dataplane::Impl::add_port_locked(Bridge& b, const PortSpec& spec) {
       ++load[best];
     }
   }
-  p->ofport = pick_ofport(b, spec.ofport_request);
+  p->ofport = pick_ofport(b, spec.ofport_request ? spec.ofport_request : keep);
   b.ofports[p->ofport] = p->index;
+  b.ofport_freed.erase(p->ofport);
   p->baseline = raw_stats(p->index);
   if (idx == ports.size()) ports.emplace_back();
   b.ports.push_back(p->index);
@@ -387,6 +419,7 @@ void Dataplane::Impl::remove_ports_locked(const std::vector<uint32_t>& indices) 
     Bridge& b = *bridges[p.bridge];
     std::erase(b.ports, idx);
     b.ofports.erase(p.ofport);
+    b.ofport_freed[p.ofport] = std::chrono::steady_clock::now();
     gone.push_back(std::move(ports[idx]));
   }
   publish();  // after this no PMD polls or sends to the removed ports
@@ -419,8 +452,10 @@ Result<void> Dataplane::modify_port(const std::string& bridge, const PortSpec& s
     if (spec.ofport_request != p->spec.ofport_request && spec.ofport_request &&
         *spec.ofport_request != p->ofport) {
       b->ofports.erase(p->ofport);
+      b->ofport_freed[p->ofport] = std::chrono::steady_clock::now();
       p->ofport = Impl::pick_ofport(*b, spec.ofport_request);
       b->ofports[p->ofport] = p->index;
+      b->ofport_freed.erase(p->ofport);
     }
     p->spec = spec;
     p->vlan = vl.value();
@@ -433,8 +468,9 @@ Result<void> Dataplane::modify_port(const std::string& bridge, const PortSpec& s
   // Another device: validate first so a bad spec loses nothing.
   if (auto t = validate_port_spec(spec); !t) return t.error();
   if (auto vl = vlan::PortVlan::compile(spec.vlan, "port " + spec.name); !vl) return vl.error();
+  const uint32_t ofport = p->ofport;
   impl_->remove_ports_locked({p->index});
-  return impl_->add_port_locked(*b, spec);
+  return impl_->add_port_locked(*b, spec, ofport);
 }
 
 Result<void> Dataplane::del_port(const std::string& name) {
@@ -562,6 +598,7 @@ flowtable::OfStatus Dataplane::flow_mod(const std::string& bridge, const flowtab
   if (!b) return flowtable::OfError{flowtable::OFPET_BAD_REQUEST, 0, "no bridge named " + bridge};
   auto e = b->flows->apply(fm);
   if (!e) impl_->bump();
+  impl_->note_removed(*b, b->flows->take_removed());
   return e;
 }
 
@@ -575,6 +612,7 @@ flowtable::OfStatus Dataplane::flow_mods(const std::string& bridge,
     if (auto e = b->flows->bundle_add(fm)) return e;  // the bundle is discarded
   auto e = b->flows->bundle_commit();
   impl_->bump();
+  impl_->note_removed(*b, b->flows->take_removed());
   return e;
 }
 
@@ -584,6 +622,13 @@ Result<std::vector<flowtable::FlowStats>> Dataplane::dump_flows(
   Bridge* b = impl_->find_bridge(bridge);
   if (!b) return make_error("no bridge named " + bridge);
   return b->flows->dump(req);
+}
+
+std::vector<FlowRemovedEvent> Dataplane::take_flow_removed() {
+  std::lock_guard lock(impl_->mu);
+  std::vector<FlowRemovedEvent> out;
+  out.swap(impl_->flow_removed);
+  return out;
 }
 
 std::vector<PacketIn> Dataplane::take_packet_ins() {
@@ -635,10 +680,8 @@ size_t Dataplane::poll() {
     for (auto& b : im.bridges) {
       if (!b) continue;
       changed |= b->macs->age(now, b->settings.mac_aging_sec) > 0;
-      // Flow-removed records go to controllers once the OpenFlow channel
-      // exists; until then expiry only removes the flows.
       const uint64_t v = b->flows->version();
-      (void)b->flows->expire();
+      im.note_removed(*b, b->flows->expire());
       changed |= b->flows->version() != v;
     }
   }

@@ -109,6 +109,13 @@ struct PacketIn {
   flowtable::FlowKey key;     // the pipeline's fields (registers, metadata) at the output
 };
 
+// A rule that left a bridge's tables with OFPFF_SEND_FLOW_REM set (deleted
+// by a flow_mod or expired), for the OpenFlow channel's FLOW_REMOVED.
+struct FlowRemovedEvent {
+  std::string bridge;
+  flowtable::FlowRemoved removed;
+};
+
 class Dataplane {
  public:
   // The EAL must be initialised (eal_init). Starts the PMD threads.
@@ -127,7 +134,8 @@ class Dataplane {
   Result<void> del_port(const std::string& name);
   std::vector<std::string> ports(const std::string& bridge) const;
   // The OpenFlow port number of a port: ofport_request when given and free,
-  // else the lowest free number from 1; stable while the port exists.
+  // else the next free number as ovs-vswitchd numbers ports (one freed in
+  // the last hour only when no other is left); stable while the port exists.
   Result<uint32_t> ofport(const std::string& port) const;
 
   // OpenFlow tables of a bridge (a new bridge has table 0 priority 0
@@ -141,6 +149,8 @@ class Dataplane {
   // Packets flows sent to CONTROLLER since the last call (bounded queues: a
   // full one drops and counts packet_in_queue_full).
   std::vector<PacketIn> take_packet_ins();
+  // Flow-removed records since the last call (bounded: the oldest go first).
+  std::vector<FlowRemovedEvent> take_flow_removed();
 
   Result<PortStats> port_stats(const std::string& name) const;
   std::vector<PmdStats> pmd_stats() const;

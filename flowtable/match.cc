@@ -46,6 +46,7 @@ Match& Match::set(Field f, u128 value, u128 mask) {
     fields_ |= field_bit(f);
   else
     fields_ &= ~field_bit(f);
+  if (f == Field::vlan_vid || f == Field::vlan_pcp) whole_tci_ = false;
   return *this;
 }
 

@@ -20,8 +20,16 @@ class Match {
   // from the value, as OpenFlow requires of a masked field).
   Match& set(Field f, u128 value) { return set(f, value, field_all_ones(f)); }
   Match& set(Field f, u128 value, u128 mask);
-  // OpenFlow 1.0's dl_vlan=0xffff: untagged (vlan_vid=OFPVID_NONE).
-  Match& set_untagged() { return set(Field::vlan_vid, 0); }
+  // OpenFlow 1.0's dl_vlan=0xffff: untagged (vlan_vid=OFPVID_NONE), the
+  // same match. Only NXM tells the two apart: OVS shows this one back as an
+  // exact vlan_tci=0x0000 and 1.3's as vlan_tci=0x0000/0x1fff, so the match
+  // remembers which it was (whole_tci; set() of a VLAN field forgets it).
+  Match& set_untagged() {
+    set(Field::vlan_vid, 0);
+    whole_tci_ = true;
+    return *this;
+  }
+  bool whole_tci() const { return whole_tci_; }
 
   const FlowKey& value() const { return value_; }
   const FlowKey& mask() const { return mask_; }
@@ -63,6 +71,7 @@ class Match {
   FlowKey value_;
   FlowKey mask_;
   uint64_t fields_ = 0;
+  bool whole_tci_ = false;  // presentation only: not part of ==, within, hash
 };
 
 }  // namespace trestle::flowtable

@@ -632,6 +632,11 @@ void OfSwitch::run() {
       send(*c, of::encode_packet_in(c->version, 0, p));
     }
   }
+  // Rules that asked for it (OFPFF_SEND_FLOW_REM) and left: FLOW_REMOVED.
+  for (auto& fr : dp_.take_flow_removed())
+    for (auto& c : conns_)
+      if (!c->dead && c->ctl && c->version && c->bridge->name == fr.bridge)
+        send(*c, of::encode_flow_removed(c->version, 0, fr.removed));
   int64_t now = now_ms();
   for (auto& c : conns_) {
     if (c->dead || !c->ctl || c->connecting || c->ctl->probe_ms <= 0) continue;

@@ -118,7 +118,15 @@ void Reconciler::reconcile() {
         for (auto& k : (*port)["trunks"].keys()) a.spec.vlan.trunks.push_back(int(k.integer()));
         if (std::string m = port->str("vlan_mode"); !m.empty()) a.spec.vlan.mode = m;
         if (auto mtu = iface->integer("mtu_request")) a.spec.mtu_request = int(*mtu);
-        if (auto req = iface->integer("ofport_request")) a.spec.ofport_request = uint32_t(*req);
+        if (auto req = iface->integer("ofport_request")) {
+          a.spec.ofport_request = uint32_t(*req);
+        } else if (auto applied = ports_.find(a.spec.name); applied != ports_.end()) {
+          a.spec.ofport_request = applied->second.spec.ofport_request;
+        } else if (auto cur = iface->integer("ofport"); cur && *cur > 0 && *cur != 65534) {
+          // The number it had before trestled restarted, as ovs-vswitchd
+          // keeps it: flows the agent installed stay right.
+          a.spec.ofport_request = uint32_t(*cur);
+        }
         // The bridge's own internal port is OpenFlow's LOCAL.
         if (a.spec.name == bname && (a.spec.type == "internal" || a.spec.type.empty())) {
           a.spec.type = "internal";

@@ -68,7 +68,8 @@ OfResult<Message> decode_hello(Reader& r) {
 }
 
 // The fixed part of an OpenFlow 1.0 / NXT flow_mod after the match.
-OfStatus common_flow_mod(FlowMod* fm, uint16_t command, bool table_id_ext, uint16_t flags) {
+OfStatus common_flow_mod(FlowMod* fm, uint16_t command, bool table_id_ext, uint16_t flags,
+                         uint8_t version) {
   uint8_t cmd = command & 0xff;
   if (cmd > 4) return make_error(flowtable::OFPET_FLOW_MOD_FAILED, flowtable::OFPFMFC_BAD_COMMAND, "unknown flow_mod command");
   fm->command = static_cast<FlowMod::Command>(cmd);
@@ -83,6 +84,10 @@ OfStatus common_flow_mod(FlowMod* fm, uint16_t command, bool table_id_ext, uint1
   if (flags & ~uint16_t{3})
     return make_error(flowtable::OFPET_FLOW_MOD_FAILED, flowtable::OFPFMFC_BAD_FLAGS, "flow_mod flags other than send_flow_rem and check_overlap");
   fm->flags = flags;
+  // OpenFlow 1.0 has no reset_counts flag: its "add" always resets the
+  // counters of the rule it replaces (and OVS shows the flag in 1.3 dumps).
+  if (version == OFP10_VERSION && fm->command == FlowMod::Command::kAdd)
+    fm->flags |= flowtable::OFPFF_RESET_COUNTS;
   fm->modify_may_add = fm->command == FlowMod::Command::kModify ||
                        fm->command == FlowMod::Command::kModifyStrict;
   return std::nullopt;
@@ -105,7 +110,7 @@ OfResult<Message> decode_of10_flow_mod(Reader& r, const DecodeState& st) {
   OfResult<flowtable::Match> mt = decode_of10_match(match);
   if (!mt) return mt.error();
   fm.match = mt.value();
-  if (OfStatus s = common_flow_mod(&fm, command, st.flow_mod_table_id, flags)) return *s;
+  if (OfStatus s = common_flow_mod(&fm, command, st.flow_mod_table_id, flags, st.version)) return *s;
   if (fm.command == FlowMod::Command::kAdd) fm.cookie_mask = 0;
   OfResult<flowtable::Instructions> ins = decode_of10_actions(r.rest(), fm.match);
   if (!ins) return ins.error();
@@ -133,7 +138,7 @@ OfResult<Message> decode_nx_flow_mod(Reader& r, const DecodeState& st) {
   OfResult<flowtable::Match> mt = decode_tlvs(match);
   if (!mt) return mt.error();
   fm.match = mt.value();
-  if (OfStatus s = common_flow_mod(&fm, command, st.flow_mod_table_id, flags)) return *s;
+  if (OfStatus s = common_flow_mod(&fm, command, st.flow_mod_table_id, flags, st.version)) return *s;
   OfResult<flowtable::Instructions> ins = decode_of10_actions(r.rest(), fm.match);
   if (!ins) return ins.error();
   fm.ins = std::move(ins.value());

@@ -159,6 +159,9 @@ void put_flow_mod_body(Writer& w, uint8_t version, const FlowModMsg& m, const De
   if (of10(version)) {
     const uint16_t cmd = static_cast<uint16_t>(fm.command) |
                          (st.flow_mod_table_id ? uint16_t(fm.table) << 8 : 0);
+    // 1.0 has only these two (its bit 2 is OFPFF_EMERG; reset_counts is
+    // implied by "add").
+    const uint16_t flags = fm.flags & (flowtable::OFPFF_SEND_FLOW_REM | flowtable::OFPFF_CHECK_OVERLAP);
     if (m.format == MatchFormat::kNxm) {
       w.u32(NX_VENDOR_ID);
       w.u32(NXT_FLOW_MOD);
@@ -167,7 +170,7 @@ void put_flow_mod_body(Writer& w, uint8_t version, const FlowModMsg& m, const De
       w.u16(fm.idle_timeout); w.u16(fm.hard_timeout); w.u16(fm.priority);
       w.u32(m.buffer_id);
       w.u16(port_to_of10(fm.out_port));
-      w.u16(fm.flags);
+      w.u16(flags);
       const size_t len_at = w.size();
       w.u16(0);
       w.zeros(6);
@@ -182,7 +185,7 @@ void put_flow_mod_body(Writer& w, uint8_t version, const FlowModMsg& m, const De
       w.u16(fm.idle_timeout); w.u16(fm.hard_timeout); w.u16(fm.priority);
       w.u32(m.buffer_id);
       w.u16(port_to_of10(fm.out_port));
-      w.u16(fm.flags);
+      w.u16(flags);
     }
     encode_of10_actions(w, fm.ins);
     return;

@@ -452,6 +452,8 @@ OfResult<Match> decode_tlvs(ByteView fields) {
         }
         if (vid_mask) st = put(Field::vlan_vid, vid_v, vid_mask);
         else seen |= flowtable::field_bit(Field::vlan_vid);
+        // An exact vlan_tci=0x0000: untagged, shown back exact (as OVS does).
+        if (!st && untagged && vid_m == 0x1fff && pcp_m == 7) m.set_untagged();
         break;
       }
       case Kind::kPlain:
@@ -491,7 +493,8 @@ void encode_tlvs(Writer& w, const Match& m, MatchFormat format) {
       // One NXM_OF_VLAN_TCI for both.
       if (f == Field::vlan_pcp && m.has(Field::vlan_vid)) continue;
       const u128 v = m.get(Field::vlan_vid) | m.get(Field::vlan_pcp) << 13;
-      const u128 mk = m.get_mask(Field::vlan_vid) | m.get_mask(Field::vlan_pcp) << 13;
+      u128 mk = m.get_mask(Field::vlan_vid) | m.get_mask(Field::vlan_pcp) << 13;
+      if (m.whole_tci()) mk = 0xffff;  // OF1.0's dl_vlan=0xffff: vlan_tci=0x0000, as OVS has it
       w.u32(make_header(NXM_CLASS0, 4, mk != 0xffff, mk != 0xffff ? 4 : 2));
       w.u16(static_cast<uint16_t>(v));
       if (mk != 0xffff) w.u16(static_cast<uint16_t>(mk));

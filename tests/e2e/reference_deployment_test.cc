@@ -39,13 +39,33 @@ class ReferenceDeployment : public ::testing::Test {
     setenv("OVS_RUNDIR", rundir_.c_str(), 1);
     setenv("OVS_DBDIR", (dir_.path() + "/db").c_str(), 1);
     setenv("OVS_LOGDIR", (dir_.path() + "/log").c_str(), 1);
+    start_daemon();
+  }
+  void start_daemon() {
     pid_ = fork();
     if (pid_ == 0) {
       execl(TRESTLED, TRESTLED, "--log-file", nullptr);
       _exit(127);
     }
-    for (int i = 0; i < 1000 && access((rundir_ + "/ovs-vswitchd.pid").c_str(), F_OK) != 0; ++i) usleep(10000);
-    ASSERT_EQ(access((rundir_ + "/ovs-vswitchd.pid").c_str(), F_OK), 0) << "trestled did not start";
+    const std::string pidfile = rundir_ + "/ovs-vswitchd.pid";
+    for (int i = 0; i < 1000; ++i) {
+      FILE* f = fopen(pidfile.c_str(), "r");
+      int pid = 0;
+      if (f && fscanf(f, "%d", &pid) == 1 && pid == pid_) {
+        fclose(f);
+        return;
+      }
+      if (f) fclose(f);
+      usleep(10000);
+    }
+    FAIL() << "trestled did not start";
+  }
+  void stop_daemon() {
+    kill(pid_, SIGTERM);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pid_ = -1;
   }
   void TearDown() override {
     if (pid_ > 0) {
@@ -216,6 +236,20 @@ TEST_F(ReferenceDeployment, VlanTranslationFlowsFromStockOvsOfctl) {
   EXPECT_NE(show.find("LOCAL(br-int)"), std::string::npos) << show;
   EXPECT_EQ(run(ofctl + "dump-ports br-int").find("FAILED"), std::string::npos);
   EXPECT_EQ(run(ofctl + "-O OpenFlow13 dump-tables br-int").find("FAILED"), std::string::npos);
+}
+
+// Port numbers survive a restart of the switch (ovs-vswitchd keeps them
+// too): flows an agent installed stay right.
+TEST_F(ReferenceDeployment, OfportsSurviveARestart) {
+  build(dir_.path() + "/vm1.sock", dir_.path() + "/eth0.sock");
+  const std::string vsctl = "ovs-vsctl --timeout=20 ";
+  ASSERT_EQ(run(vsctl + "get Interface vhu1 ofport"), "2");
+  ASSERT_EQ(run(vsctl + "del-port br-int int-br-eth0"), "");
+  stop_daemon();
+  start_daemon();
+  EXPECT_EQ(run(vsctl + "get Interface vhu1 ofport"), "2");
+  EXPECT_EQ(run(vsctl + "get Interface eth0 ofport"), "1");
+  EXPECT_NE(run("ovs-ofctl show br-int").find(" 2(vhu1)"), std::string::npos) << run("ovs-ofctl show br-int");
 }
 
 }  // namespace

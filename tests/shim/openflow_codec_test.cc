@@ -101,6 +101,7 @@ TEST(OpenflowGolden, Of10ModVlanVid) {
   const auto& m = std::get<FlowModMsg>(d.msg);
   EXPECT_EQ(m.format, MatchFormat::kOf10);
   FlowMod want;
+  want.flags = flowtable::OFPFF_RESET_COUNTS;  // what a 1.0 "add" means
   want.priority = 4;
   want.match.set(Field::in_port, 2).set(Field::vlan_vid, 0x1001);
   want.ins.apply = {Action::set_vlan_vid(2000), Action::output(flowtable::OFPP_NORMAL)};
@@ -128,6 +129,7 @@ TEST(OpenflowGolden, NiciraFlowModWithTableIdAndRegLoad) {
   const auto& m = std::get<FlowModMsg>(d.msg);
   EXPECT_EQ(m.format, MatchFormat::kNxm);
   FlowMod want;
+  want.flags = flowtable::OFPFF_RESET_COUNTS;  // what a 1.0 "add" means
   want.table = 60;
   want.priority = 9;
   want.match.set(Field::in_port, 5).set(Field::eth_src, 0xfa163e000001);
@@ -146,6 +148,7 @@ TEST(OpenflowGolden, NiciraConjunctionMaskedNwSrc) {
   Decoded d = must_decode(hex(kNxConjunction), {OFP10_VERSION, true});
   const auto& m = std::get<FlowModMsg>(d.msg);
   FlowMod want;
+  want.flags = flowtable::OFPFF_RESET_COUNTS;  // what a 1.0 "add" means
   want.table = 82;
   want.priority = 71;
   want.match.set(Field::eth_type, 0x0800).set(Field::ipv4_src, 0x0a000000, 0xffffff00)
@@ -165,6 +168,7 @@ TEST(OpenflowGolden, Of10MoveAndControllerOutput) {
   Decoded d = must_decode(hex(kOf10Move), {OFP10_VERSION, false});
   const auto& m = std::get<FlowModMsg>(d.msg);
   FlowMod want;
+  want.flags = flowtable::OFPFF_RESET_COUNTS;  // what a 1.0 "add" means
   want.priority = 1;
   want.match.set(Field::eth_type, 0x0800).set(Field::ip_proto, 6)
       .set(Field::ipv4_src, 0x0a010000, 0xffff0000).set(Field::tcp_dst, 80);
@@ -468,6 +472,21 @@ TEST(OpenflowRoundTrip, MasksAndOf10Match) {
   EXPECT_EQ(b[18], 0xff);  // dl_vlan = OFP_VLAN_NONE
   EXPECT_EQ(b[19], 0xff);
   EXPECT_TRUE(decode_of10_match(b).value() == u);
+  EXPECT_TRUE(decode_of10_match(b)->whole_tci());
+  // In NXM (dump-flows with ovs-ofctl's default protocol) OVS shows OF1.0's
+  // dl_vlan=0xffff as an exact vlan_tci=0x0000, OF1.3's OFPVID_NONE as
+  // vlan_tci=0x0000/0x1fff; both decode back to the same match.
+  Match u13;
+  u13.set(Field::vlan_vid, 0);
+  b.clear();
+  encode_tlvs(w, u, MatchFormat::kNxm);
+  EXPECT_EQ(to_hex(b), "000008020000");
+  OfResult<Match> back = decode_tlvs(b);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->whole_tci() && back.value() == u13);
+  b.clear();
+  encode_tlvs(w, u13, MatchFormat::kNxm);
+  EXPECT_EQ(to_hex(b), "0000090400001fff");
   Match masked;
   masked.set(Field::reg3, 0x10, 0xf0).set(Field::ipv6_src, 1, 3);
   EXPECT_FALSE(of10_expressible(masked));
