@@ -16,9 +16,18 @@ bool valid_out_port(uint32_t p) {
          p == OFPP_CONTROLLER || p == OFPP_LOCAL;
 }
 
-OfStatus check_field_access(Field f, const Match& m, bool tagged_by_push, const char* what) {
+// `tagged`: the packet surely carries a VLAN tag at this point of the list
+// (the match says so, or a push came since the last pop). Writing vlan_vid
+// needs one too: OpenFlow 1.1+ set_field does not push a tag, and OVS
+// refuses such a flow with MATCH_INCONSISTENT rather than let it do nothing.
+OfStatus check_field_access(Field f, const Match& m, bool tagged, bool write, const char* what) {
   const Prereq p = field_info(f).prereq;
-  if (p == Prereq::kVlanTagged && tagged_by_push) return std::nullopt;
+  if (p == Prereq::kVlanTagged || (write && f == Field::vlan_vid)) {
+    if (tagged) return std::nullopt;
+    return bad(OFPET_BAD_ACTION, OFPBAC_MATCH_INCONSISTENT,
+               std::string(what) + " " + fname(f) + " needs a VLAN tag that the match (" +
+                   (m.to_string().empty() ? "empty" : m.to_string()) + ") or a push_vlan guarantees");
+  }
   if (!m.satisfies(p))
     return bad(OFPET_BAD_ACTION, OFPBAC_MATCH_INCONSISTENT,
                std::string(what) + " " + fname(f) + " needs a match that guarantees the field (" +
@@ -27,7 +36,7 @@ OfStatus check_field_access(Field f, const Match& m, bool tagged_by_push, const 
 }
 
 OfStatus validate_list(const std::vector<Action>& list, const Match& m, bool action_set) {
-  bool pushed = false;
+  bool tagged = m.satisfies(Prereq::kVlanTagged);
   int outputs = 0;
   for (const Action& a : list) {
     switch (a.type) {
@@ -41,18 +50,20 @@ OfStatus validate_list(const std::vector<Action>& list, const Match& m, bool act
         if (a.ethertype != 0x8100 && a.ethertype != 0x88a8)
           return bad(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT,
                      "push_vlan ethertype must be 0x8100 or 0x88a8");
-        pushed = true;
+        tagged = true;
         break;
-      case ActionType::kPopVlan: break;
+      case ActionType::kPopVlan:
+        tagged = false;  // an inner tag is not something a match can promise
+        break;
       case ActionType::kSetVlanVid:
         if (a.value > 0xfff)
           return bad(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT, "mod_vlan_vid value above 4095");
-        pushed = true;
+        tagged = true;  // OpenFlow 1.0 mod_vlan_vid pushes one if need be
         break;
       case ActionType::kSetVlanPcp:
         if (a.value > 7)
           return bad(OFPET_BAD_ACTION, OFPBAC_BAD_ARGUMENT, "mod_vlan_pcp value above 7");
-        pushed = true;
+        tagged = true;
         break;
       case ActionType::kSetField: {
         const FieldInfo& fi = field_info(a.field);
@@ -62,7 +73,7 @@ OfStatus validate_list(const std::vector<Action>& list, const Match& m, bool act
         if (a.value & ~field_all_ones(a.field))
           return bad(OFPET_BAD_ACTION, OFPBAC_BAD_SET_ARGUMENT,
                      "set_field value does not fit " + fname(a.field));
-        if (auto e = check_field_access(a.field, m, pushed, "set_field to")) return e;
+        if (auto e = check_field_access(a.field, m, tagged, true, "set_field to")) return e;
         break;
       }
       case ActionType::kResubmit:
@@ -87,8 +98,8 @@ OfStatus validate_list(const std::vector<Action>& list, const Match& m, bool act
         if (!field_info(a.field).settable)
           return bad(OFPET_BAD_ACTION, OFPBAC_BAD_SET_TYPE,
                      "move into " + fname(a.field) + " is not supported");
-        if (auto e = check_field_access(a.src, m, pushed, "move from")) return e;
-        if (auto e = check_field_access(a.field, m, pushed, "move into")) return e;
+        if (auto e = check_field_access(a.src, m, tagged, false, "move from")) return e;
+        if (auto e = check_field_access(a.field, m, tagged, false, "move into")) return e;
         break;
       }
     }

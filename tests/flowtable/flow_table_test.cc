@@ -141,6 +141,15 @@ TEST_F(FlowTablesTest, BadRequestsChangeNothing) {
   e = t_.apply(add(0, 1, in_port(1), actions({Action::set_field(Field::ipv4_src, 1)})));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, OFPBAC_MATCH_INCONSISTENT);
+  // OpenFlow 1.1+ set_field on vlan_vid needs a tag (OVS: "set_field
+  // vlan_vid lacks correct prerequisites"), also after a pop_vlan.
+  e = t_.apply(add(0, 1, in_port(1), actions({Action::set_field(Field::vlan_vid, kVlanPresent | 5)})));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, OFPBAC_MATCH_INCONSISTENT);
+  e = t_.apply(add(0, 1, Match().set(Field::vlan_vid, kVlanPresent | 7),
+                   actions({Action::pop_vlan(), Action::set_field(Field::vlan_vid, kVlanPresent | 5)})));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, OFPBAC_MATCH_INCONSISTENT);
   e = t_.apply(add(0, 1, Match().set(Field::eth_type, 0x86dd),
                    actions({Action::set_field(Field::ip_proto, 17)})));  // read-only, as in OVS
   ASSERT_TRUE(e);

@@ -84,8 +84,14 @@ TEST_F(PipelineTest, NeutronBrEth0Outbound) {
 TEST_F(PipelineTest, VlanActionsOpenFlow10And13) {
   // OpenFlow 1.0 mod_vlan_vid pushes a tag on an untagged packet...
   ok(add(0, 10, in_port(1), actions({Action::set_vlan_vid(5), Action::output(9)})));
-  // ...OpenFlow 1.3 set_field does not,
-  ok(add(0, 10, in_port(2), actions({Action::set_field(Field::vlan_vid, kVlanPresent | 5), Action::output(9)})));
+  // ...OpenFlow 1.3 set_field does not: it needs a tag that the match
+  // promises (OVS refuses the flow otherwise, as we do),
+  auto untagged =
+      t_.apply(add(0, 10, in_port(2), actions({Action::set_field(Field::vlan_vid, kVlanPresent | 5)})));
+  ASSERT_TRUE(untagged);
+  EXPECT_EQ(untagged->code, OFPBAC_MATCH_INCONSISTENT);
+  ok(add(0, 10, in_port(2).set(Field::vlan_vid, kVlanPresent, kVlanPresent),
+         actions({Action::set_field(Field::vlan_vid, kVlanPresent | 5), Action::output(9)})));
   // unless push_vlan comes first (neutron's flat network flow).
   ok(add(0, 10, Match().set(Field::in_port, 3).set(Field::vlan_vid, 0),
          actions({Action::push_vlan(), Action::set_field(Field::vlan_vid, kVlanPresent | 5),
@@ -95,7 +101,7 @@ TEST_F(PipelineTest, VlanActionsOpenFlow10And13) {
   ok(add(0, 10, in_port(6), actions({Action::push_vlan(0x88a8), Action::output(9)})));
   EXPECT_EQ(run(1).outs[0].vlans, std::vector<uint16_t>{kVlanPresent | 5});
   EXPECT_EQ(run(1, 7).outs[0].vlans, std::vector<uint16_t>{kVlanPresent | 5});
-  EXPECT_TRUE(run(2).outs[0].vlans.empty());
+  EXPECT_TRUE(run(2).outs[0].vlans.empty());  // untagged: the default rule, unchanged
   EXPECT_EQ(run(2, 7).outs[0].vlans, std::vector<uint16_t>{kVlanPresent | 5});
   EXPECT_EQ(run(3).outs[0].vlans, std::vector<uint16_t>{kVlanPresent | 5});
   EXPECT_TRUE(run(4, 7).outs[0].vlans.empty());
