@@ -710,7 +710,9 @@ void OfSwitch::write_controller_status() {
                                    {"where", Json::Array{Json::Array{"_uuid", "==", Json::Array{"uuid", c->row.str()}}}},
                                    {"row", std::move(set)}});
     }
-  if (!ops.empty()) db_.transact(ops);
+  if (ops.empty()) return;
+  ops.push_back(Json::Object{{"op", "comment"}, {"comment", Reconciler::kStatusComment}});
+  db_.transact(ops);
 }
 
 }  // namespace trestle::shim

@@ -53,7 +53,7 @@ Reconciler::Reconciler(ctl::OvsdbServer& server, dataplane::Dataplane& dp, Optio
 }
 
 bool Reconciler::relevant(const ctl::Commit& c) const {
-  if (writing_) return false;
+  if (c.comment == kStatusComment) return false;
   Tables t(server_.db());
   for (auto& ch : c.changes)
     if (ch.table == t.ovs || ch.table == t.bridge || ch.table == t.port || ch.table == t.iface ||
@@ -139,6 +139,8 @@ void Reconciler::reconcile() {
     }
   }
 
+  for (auto it = refused_.begin(); it != refused_.end();)
+    it = want_ports.count(it->first) ? std::next(it) : refused_.erase(it);
   // Away with what the rows no longer have (ports first, then bridges).
   for (auto it = ports_.begin(); it != ports_.end();) {
     auto w = want_ports.find(it->first);
@@ -183,10 +185,18 @@ void Reconciler::reconcile() {
   for (int pass = 0; pass < 2; ++pass)
     for (auto& [name, a] : want_ports) {
       if ((a.spec.type == "patch") != (pass == 1) || bad.count(name) || !bridges_.count(a.bridge)) continue;
+      if (auto r = refused_.find(name); r != refused_.end()) {
+        if (r->second.bridge == a.bridge && r->second.spec == a.spec) {
+          errors_[name] = old_errors.count(name) ? old_errors[name] : "refused";
+          continue;
+        }
+        refused_.erase(r);
+      }
       auto it = ports_.find(name);
       if (it == ports_.end()) {
         if (auto r = dp_.add_port(a.bridge, a.spec); !r) {
           refused(name, r.error().message);
+          refused_[name] = a;
           continue;
         }
         o_.log("bridge " + a.bridge + ": added " + (a.spec.type.empty() ? "system" : a.spec.type) +
@@ -195,6 +205,7 @@ void Reconciler::reconcile() {
       } else if (!(it->second.spec == a.spec)) {
         if (auto r = dp_.modify_port(a.bridge, a.spec); !r) {
           refused(name, r.error().message);  // it keeps running as it was
+          refused_[name] = a;
           continue;
         }
         it->second = a;
@@ -298,9 +309,8 @@ void Reconciler::write_back(bool with_stats) {
     update("Open_vSwitch", u, std::move(set));
   }
   if (ops.empty()) return;
-  writing_ = true;
+  ops.push_back(Json::Object{{"op", "comment"}, {"comment", kStatusComment}});
   Json r = server_.transact(ops);
-  writing_ = false;
   for (auto& e : r.as_array())
     if (e.has("error")) {
       o_.log("status write-back failed: " + r.dump().substr(0, 400));

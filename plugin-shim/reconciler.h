@@ -34,7 +34,10 @@ class Reconciler {
   };
   Reconciler(ctl::OvsdbServer& server, dataplane::Dataplane& dp, Options o);
 
-  // Whether a commit concerns the switch (reconcile() after it).
+  // Whether a commit concerns the switch (reconcile() after it). The
+  // switch's own status writes carry kStatusComment and never do: the
+  // owner may hear of a commit after the write that made it returned.
+  static constexpr const char* kStatusComment = "trestled: status";
   bool relevant(const ctl::Commit& c) const;
   void reconcile();
   // Statistics, link states; call often: it acts every stats interval.
@@ -53,11 +56,13 @@ class Reconciler {
   ctl::OvsdbServer& server_;
   dataplane::Dataplane& dp_;
   Options o_;
-  bool writing_ = false;
   std::map<std::string, dataplane::BridgeSettings> bridges_;
   std::map<std::string, std::string> dpids_;    // bridge -> datapath id
   std::map<std::string, Applied> ports_;         // by port (= interface) name
   std::map<std::string, std::string> errors_;    // interface -> why it has no port
+  // A refused port is tried again only when its row changes (a device that
+  // cannot attach costs the control thread each time).
+  std::map<std::string, Applied> refused_;
   int64_t next_stats_ms_ = 0;
 };
 
