@@ -396,9 +396,6 @@ DbStatus Txn::mutate(int t, Row& r, int column, const std::string& m, const Json
     return d.check(ct);
   }
   if (m == "insert" || m == "delete") {
-    if (ct.is_scalar()) {
-      // OVS allows set mutators on sets only; a scalar column is not one.
-    }
     ColumnType at = ct;
     at.min = 0;
     at.max = ColumnType::kUnlimited;

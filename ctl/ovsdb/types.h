@@ -120,7 +120,6 @@ struct ColumnType {
   static std::optional<ColumnType> from_json(const Json& j, std::string* why);
   bool is_map() const { return value.has_value(); }
   bool is_scalar() const { return !value && min == 1 && max == 1; }
-  bool is_optional_scalar() const { return !value && min == 0 && max == 1; }
   // Set or map with more than one element possible: update2 carries a diff.
   bool is_composite() const { return max > 1; }
 };
