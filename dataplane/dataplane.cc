@@ -17,6 +17,7 @@
 #include "dataplane/port_device.h"
 #include "dataplane/rcu_reclaimer.h"
 #include "dataplane/snapshot.h"
+#include "dataplane/vhost.h"
 
 namespace trestle::dataplane {
 namespace {
@@ -47,7 +48,8 @@ struct Port {
   uint32_t uid = 0;
   uint16_t bridge = 0;
   uint32_t ofport = 0;
-  EthDevice dev;
+  EthDevice dev;  // queue counts only, for a vhost-user port
+  std::unique_ptr<VhostPort> vhost;
   std::unique_ptr<TxQueueLock[]> tx_locks;
   std::vector<unsigned> rxq_pmd;  // PMD index of each rx queue
   vlan::PortVlan vlan;
@@ -158,8 +160,8 @@ Dataplane::Impl::~Impl() {
   if (ctl_thread.joinable()) ctl_thread.join();
   for (auto& p : pmds) p->stop();
   for (auto& p : ports)
-    if (p && p->type != PortType::kPatch) close_eth_device(p->dev);
-  ports.clear();
+    if (p && p->type != PortType::kPatch && !p->vhost) close_eth_device(p->dev);
+  ports.clear();  // vhost-user sockets unregistered
   delete snapshot.load(std::memory_order_relaxed);
   pmds.clear();
   bridges.clear();
@@ -177,11 +179,16 @@ void Dataplane::Impl::publish() {
   for (const auto& p : ports) {
     if (!p) continue;
     PortRt& r = s->ports[p->index];
-    r.kind = p->type == PortType::kPatch ? PortKind::kPatch : PortKind::kEth;
+    r.kind = p->type == PortType::kPatch ? PortKind::kPatch
+             : p->vhost                  ? PortKind::kVhost
+                                         : PortKind::kEth;
     r.eth_port = p->dev.port_id;
+    r.vhost = p->vhost.get();
     r.bridge = p->bridge;
     r.n_txq = p->dev.n_txq;
-    r.txq_shared = p->dev.n_txq < n_pmds;
+    // A vhost-user PMD falls back to another enabled queue pair when its own
+    // is not, so with several PMDs they may share one.
+    r.txq_shared = p->vhost ? n_pmds > 1 : p->dev.n_txq < n_pmds;
     r.tx_locks = p->tx_locks.get();
     r.uid = p->uid;
     // The bridge's own port (OVS's ofport 65534) is OpenFlow's LOCAL in
@@ -225,7 +232,7 @@ void Dataplane::Impl::publish() {
   for (const auto& p : ports) {
     if (!p || p->type == PortType::kPatch) continue;
     for (uint16_t q = 0; q < p->dev.n_rxq; ++q)
-      s->pmd_rxqs[p->rxq_pmd[q]].push_back({p->index, p->dev.port_id, q});
+      s->pmd_rxqs[p->rxq_pmd[q]].push_back({p->index, p->dev.port_id, q, p->vhost.get()});
   }
   // Release: PMDs that acquire the pointer see the snapshot fully built.
   const Snapshot* old = snapshot.exchange(s.release(), std::memory_order_acq_rel);
@@ -383,11 +390,22 @@ Result<void> Dataplane::Impl::add_port_locked(Bridge& b, const PortSpec& spec,
   p->bridge = b.index;
   p->vlan = vl.value();
   p->max_frame = max_frame_for(spec);
-  if (p->type != PortType::kPatch) {
-    auto dev = open_eth_device(spec, p->type, cfg.rundir, static_cast<unsigned>(pmds.size()),
-                               p->uid, pool);
+  if (p->type == PortType::kVhostUser || p->type == PortType::kVhostUserClient) {
+    auto path = vhost_socket_path(spec, p->type, cfg.rundir);
+    if (!path) return path.error();
+    const uint16_t nq = port_n_rxq(spec);
+    auto vh = VhostPort::open(spec.name, *path, p->type == PortType::kVhostUserClient, nq, qsbr);
+    if (!vh) return vh.error();
+    p->vhost = std::move(vh.value());
+    p->dev.name = *path;
+    p->dev.port_id = UINT16_MAX;  // no ethdev
+    p->dev.n_rxq = p->dev.n_txq = nq;
+  } else if (p->type != PortType::kPatch) {
+    auto dev = open_eth_device(spec, p->type, static_cast<unsigned>(pmds.size()), p->uid, pool);
     if (!dev) return dev.error();
     p->dev = dev.value();
+  }
+  if (p->type != PortType::kPatch) {
     p->tx_locks.reset(new TxQueueLock[p->dev.n_txq]);
     // Place each rx queue on the PMD with the fewest; placements never move,
     // so no queue is ever polled by two PMDs at once.
@@ -425,7 +443,8 @@ void Dataplane::Impl::remove_ports_locked(const std::vector<uint32_t>& indices) 
   publish();  // after this no PMD polls or sends to the removed ports
   for (auto& p : gone) {
     bridges[p->bridge]->macs->flush_port(p->index);
-    if (p->type != PortType::kPatch) close_eth_device(p->dev);
+    if (p->type != PortType::kPatch && !p->vhost) close_eth_device(p->dev);
+    p->vhost.reset();  // unregisters the socket
   }
   bump();
 }
@@ -507,6 +526,8 @@ Result<PortStats> Dataplane::port_stats(const std::string& name) const {
   st.tx_dropped = st.drops[static_cast<size_t>(Drop::tx_failed)];
   if (p->type == PortType::kPatch) {
     st.link_up = impl_->snapshot.load(std::memory_order_relaxed)->ports[p->index].peer != kNoPeer;
+  } else if (p->vhost) {
+    st.link_up = p->vhost->connected();
   } else {
     rte_eth_stats es;
     if (rte_eth_stats_get(p->dev.port_id, &es) == 0) {

@@ -5,10 +5,12 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_prefetch.h>
+#include <rte_vhost.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/vhost.h"
 #include "flowtable/frame_write.h"
 #include "flowtable/pipeline.h"
 #include "vlan/normal.h"
@@ -87,7 +89,15 @@ uint32_t Pmd::iterate() {
   uint32_t got = 0;
   rte_mbuf* pkts[kBurst];
   for (const RxqRef& q : s->pmd_rxqs[index_]) {
-    const uint16_t n = rte_eth_rx_burst(q.eth_port, q.queue, pkts, kBurst);
+    uint16_t n;
+    if (q.vhost) {
+      const int vid = q.vhost->rx_vid(q.queue);
+      // The guest's transmit vring of queue pair q is 2q + 1.
+      n = vid < 0 ? 0 : rte_vhost_dequeue_burst(vid, static_cast<uint16_t>(2 * q.queue + 1), pool_,
+                                                pkts, kBurst);
+    } else {
+      n = rte_eth_rx_burst(q.eth_port, q.queue, pkts, kBurst);
+    }
     if (n == 0) continue;
     got += n;
     process_burst(*s, q.port, pkts, n);
@@ -574,8 +584,28 @@ void Pmd::flush_port(const Snapshot& s, uint32_t port) {
   TxBatch& b = tx_[port];
   if (b.n == 0) return;
   const PortRt& o = s.ports[port];
-  const uint16_t q = static_cast<uint16_t>(index_ % o.n_txq);
+  uint16_t q = static_cast<uint16_t>(index_ % o.n_txq);
   uint16_t sent;
+  if (o.kind == PortKind::kVhost) {
+    // The guest's receive vring of queue pair q is 2q; the library copies
+    // the frames into the guest's buffers, so every mbuf is freed here.
+    const int vid = o.vhost->tx_vid(q, &q);
+    if (vid < 0) {
+      sent = 0;
+    } else if (o.txq_shared) {
+      // Only PMDs contend for this lock, never the control thread.
+      rte_spinlock_lock(&o.tx_locks[q].lock);
+      sent = rte_vhost_enqueue_burst(vid, static_cast<uint16_t>(2 * q), b.pkts, b.n);
+      rte_spinlock_unlock(&o.tx_locks[q].lock);
+    } else {
+      sent = rte_vhost_enqueue_burst(vid, static_cast<uint16_t>(2 * q), b.pkts, b.n);
+    }
+    uint64_t sent_bytes = 0;
+    for (uint16_t i = 0; i < sent; ++i) sent_bytes += b.pkts[i]->pkt_len;
+    rte_pktmbuf_free_bulk(b.pkts, b.n);
+    count_tx(port, sent, sent_bytes, b);
+    return;
+  }
   if (o.txq_shared) {
     // Only PMDs contend for this lock, never the control thread.
     rte_spinlock_lock(&o.tx_locks[q].lock);
@@ -589,11 +619,15 @@ void Pmd::flush_port(const Snapshot& s, uint32_t port) {
     unsent_bytes += b.pkts[i]->pkt_len;
     rte_pktmbuf_free(b.pkts[i]);
   }
+  count_tx(port, sent, b.bytes - unsent_bytes, b);
+}
+
+void Pmd::count_tx(uint32_t port, uint16_t sent, uint64_t sent_bytes, TxBatch& b) {
   counters_.tx_batches.add(1);
   counters_.tx_batch_packets.add(b.n);
   PortCounters& c = ports_[port];
   c.tx_packets.add(sent);
-  c.tx_bytes.add(b.bytes - unsent_bytes);
+  c.tx_bytes.add(sent_bytes);
   if (sent < b.n) c.drops[static_cast<size_t>(Drop::tx_failed)].add(b.n - sent);
   b.n = 0;
   b.bytes = 0;

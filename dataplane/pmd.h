@@ -139,6 +139,7 @@ class Pmd final {
   void send(const Snapshot& s, rte_mbuf* m, uint32_t emit);
   void enqueue_tx(const Snapshot& s, uint32_t port, rte_mbuf* m);
   void flush_port(const Snapshot& s, uint32_t port);
+  void count_tx(uint32_t port, uint16_t sent, uint64_t sent_bytes, TxBatch& b);
   void flush_all(const Snapshot& s);
   void drop(uint32_t port, Drop why) {
     ports_[port].drops[static_cast<size_t>(why)].add(1);

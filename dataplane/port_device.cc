@@ -108,8 +108,7 @@ Result<PortType> validate_port_spec(const PortSpec& spec) {
   return ti->type;
 }
 
-Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, const std::string& rundir,
-                                  unsigned n_pmds, uint32_t uid, rte_mempool* pool) {
+Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, unsigned n_pmds, uint32_t uid, rte_mempool* pool) {
   const std::string& n = spec.name;
   const int n_rxq = parse_count(spec, "n_rxq", 1, 64).value();
   EthDevice dev;
@@ -118,23 +117,9 @@ Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, const std
     case PortType::kDpdk:
       devargs = spec.options.at("dpdk-devargs");
       break;
-    case PortType::kVhostUser: {
-      std::string path = rundir + "/" + n;
-      struct stat st;
-      if (stat(path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-          return make_error("port " + n + ": " + path + " exists and is not a socket");
-        unlink(path.c_str());  // stale socket of an earlier run
-      }
-      devargs = "net_vhost" + std::to_string(uid) + ",iface=" + path +
-                ",queues=" + std::to_string(n_rxq) + ",client=0";
-      break;
-    }
+    case PortType::kVhostUser:
     case PortType::kVhostUserClient:
-      devargs = "net_vhost" + std::to_string(uid) + ",iface=" +
-                spec.options.at("vhost-server-path") + ",queues=" + std::to_string(n_rxq) +
-                ",client=1";
-      break;
+      return make_error("port " + n + ": a vhost-user port is not an ethdev (VhostPort)");
     case PortType::kInternal:
       devargs = "net_tap" + std::to_string(uid) + ",iface=" + n;
       break;
@@ -203,6 +188,24 @@ Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, const std
   if ((rc = rte_eth_dev_start(dev.port_id)) != 0) return fail("start", rc);
   rte_eth_promiscuous_enable(dev.port_id);  // not every device has the notion
   return dev;
+}
+
+Result<std::string> vhost_socket_path(const PortSpec& spec, PortType type,
+                                      const std::string& rundir) {
+  if (type == PortType::kVhostUserClient) return spec.options.at("vhost-server-path");
+  // dpdkvhostuser: trestle serves <rundir>/<port name>, as ovs-vswitchd does.
+  std::string path = rundir + "/" + spec.name;
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return make_error("port " + spec.name + ": " + path + " exists and is not a socket");
+    unlink(path.c_str());  // a stale socket of an earlier run
+  }
+  return path;
+}
+
+uint16_t port_n_rxq(const PortSpec& spec) {
+  return static_cast<uint16_t>(parse_count(spec, "n_rxq", 1, 64).value());
 }
 
 void close_eth_device(const EthDevice& dev) {

@@ -1,6 +1,7 @@
 #pragma once
-// Turning a PortSpec into a started DPDK ethdev (or a patch port, which has
-// none), by type, as OVS names the types:
+// Turning a PortSpec into a started DPDK ethdev (vhost-user ports are
+// VhostPorts, vhost.h; a patch port has no device), by type, as OVS names
+// the types:
 //   dpdk                 options:dpdk-devargs (PCI address or vdev), n_rxq
 //   dpdkvhostuser        trestle serves <rundir>/<port name>; n_rxq
 //   dpdkvhostuserclient  trestle connects to options:vhost-server-path and
@@ -35,8 +36,13 @@ struct EthDevice {
 Result<PortType> validate_port_spec(const PortSpec& spec);
 
 // Probes, configures and starts the device behind a non-patch port.
-Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, const std::string& rundir,
-                                  unsigned n_pmds, uint32_t uid, rte_mempool* pool);
+Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, unsigned n_pmds, uint32_t uid, rte_mempool* pool);
+
+// The socket of a vhost-user port (a stale one of an earlier run removed).
+Result<std::string> vhost_socket_path(const PortSpec& spec, PortType type,
+                                      const std::string& rundir);
+// options:n_rxq of a validated spec (default 1).
+uint16_t port_n_rxq(const PortSpec& spec);
 
 // Stops, closes and (when owned) detaches it. No PMD may still poll it.
 void close_eth_device(const EthDevice& dev);

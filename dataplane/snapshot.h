@@ -19,7 +19,9 @@ namespace trestle::dataplane {
 
 inline constexpr uint32_t kNoPeer = UINT32_MAX;
 
-enum class PortKind : uint8_t { kAbsent, kEth, kPatch };
+enum class PortKind : uint8_t { kAbsent, kEth, kVhost, kPatch };
+
+class VhostPort;
 
 // A tx queue shared by several PMDs; owned by the control-side port, so it
 // outlives every snapshot that points to it.
@@ -30,6 +32,7 @@ struct alignas(64) TxQueueLock {
 struct PortRt {
   PortKind kind = PortKind::kAbsent;
   uint16_t eth_port = 0;  // DPDK port id (kEth)
+  const VhostPort* vhost = nullptr;  // kVhost; owned by the control-side port
   uint16_t bridge = 0;    // bridge index
   uint16_t n_txq = 0;     // a PMD uses queue (pmd index % n_txq)
   bool txq_shared = false;  // fewer queues than PMDs: take tx_locks[q]
@@ -59,6 +62,7 @@ struct RxqRef {
   uint32_t port;  // port index
   uint16_t eth_port;
   uint16_t queue;
+  const VhostPort* vhost;  // a vhost-user port's queue pair (else eth_port's queue)
 };
 
 struct Snapshot {

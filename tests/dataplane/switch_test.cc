@@ -1,6 +1,8 @@
 // Integration tests of the dataplane with real DPDK traffic: virtio-user
 // "VMs" on vhost-user ports, patch ports, VLAN modes, learning, bad input.
 
+#include <rte_ethdev.h>
+
 #include <atomic>
 #include <thread>
 
@@ -164,6 +166,42 @@ TEST_F(SwitchTest, ClientModePortReconnectsWhenThePeerRestarts) {
   a.send({make_frame(kVm2, kVm1)});
   EXPECT_EQ(server->receive(1).size(), 1u);
   server->send({make_frame(kVm1, kVm2)});
+  EXPECT_EQ(a.receive(1).size(), 1u);
+}
+
+// vhost-user ports use rte_vhost directly: Debian's DPDK has 32 ethdev
+// slots, and a compute node has more VMs than that.
+TEST_F(SwitchTest, HundredsOfVhostUserPortsTakeNoEthdevSlot) {
+  bridge("br0");
+  const uint16_t ethdevs = rte_eth_dev_count_avail();
+  for (int i = 0; i < 150; ++i) {
+    const std::string n = "s" + std::to_string(i);
+    ASSERT_TRUE(dp_->add_port("br0", {n, "dpdkvhostuser", {}, access(1), {}}).ok()) << n;
+    const std::string c = "c" + std::to_string(i);
+    ASSERT_TRUE(dp_->add_port("br0", {c, "dpdkvhostuserclient",
+                                      {{"vhost-server-path", dir_.path() + "/nobody-" + c}},
+                                      access(1), {}}).ok()) << c;
+  }
+  EXPECT_EQ(rte_eth_dev_count_avail(), ethdevs);
+  EXPECT_FALSE(stats("c7").link_up);  // nobody serves its socket
+  // Two ports cannot share one socket.
+  auto dup = dp_->add_port("br0", {"dup", "dpdkvhostuserclient",
+                                   {{"vhost-server-path", dir_.path() + "/nobody-c7"}}, access(1), {}});
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.error().message.find("used by another port"), std::string::npos) << dup.error().message;
+
+  // Traffic between two VMs among them.
+  VirtioPeer& a = vm("br0", "a", access(1));
+  VirtioPeer& b = vm("br0", "b", access(1));
+  a.send({make_frame(kVm2, kVm1)});
+  EXPECT_EQ(b.receive(1).size(), 1u);
+  EXPECT_EQ(stats("s3").tx_dropped, 1u);  // flooded there too: nobody connected
+
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(dp_->del_port("s" + std::to_string(i)).ok());
+    ASSERT_TRUE(dp_->del_port("c" + std::to_string(i)).ok());
+  }
+  b.send({make_frame(kVm1, kVm2)});
   EXPECT_EQ(a.receive(1).size(), 1u);
 }
 
