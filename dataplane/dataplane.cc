@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -96,6 +97,23 @@ struct Dataplane::Impl {
   }
   std::thread ctl_thread;
   std::atomic<bool> ctl_stop{false};
+  // Packet-outs not yet handed to PMD 0 (its queue holds kPacketOutQueue),
+  // and how many it holds or has run but not handed back.
+  std::deque<std::unique_ptr<PacketOutJob>> po_backlog;
+  size_t po_in_flight = 0;
+  void pump_packet_outs() {
+    Pmd& pmd = *pmds[0];
+    PacketOutJob* done;
+    while (pmd.packet_out_done().pop(done)) {
+      delete done;
+      --po_in_flight;
+    }
+    while (!po_backlog.empty() && po_in_flight < kPacketOutQueue) {
+      pmd.packet_out_queue().push(po_backlog.front().release());  // room: in_flight < capacity
+      po_backlog.pop_front();
+      ++po_in_flight;
+    }
+  }
 
   ~Impl();
   uint32_t now_sec() const { return static_cast<uint32_t>((rte_rdtsc() - tsc_base) / tsc_hz); }
@@ -159,6 +177,11 @@ Dataplane::Impl::~Impl() {
   ctl_stop.store(true, std::memory_order_relaxed);
   if (ctl_thread.joinable()) ctl_thread.join();
   for (auto& p : pmds) p->stop();
+  if (!pmds.empty()) {
+    PacketOutJob* j;
+    while (pmds[0]->packet_out_queue().pop(j)) delete j;
+    while (pmds[0]->packet_out_done().pop(j)) delete j;
+  }
   for (auto& p : ports)
     if (p && p->type != PortType::kPatch && !p->vhost) close_eth_device(p->dev);
   ports.clear();  // vhost-user sockets unregistered
@@ -652,6 +675,58 @@ std::vector<FlowRemovedEvent> Dataplane::take_flow_removed() {
   return out;
 }
 
+flowtable::OfStatus Dataplane::packet_out(const std::string& bridge, uint32_t in_port,
+                                          const std::vector<flowtable::Action>& actions,
+                                          const std::vector<uint8_t>& frame) {
+  using flowtable::OfError;
+  constexpr uint16_t kBadLen = 6, kBadPort = 11;  // OFPBRC_* (OpenFlow 1.3 7.4.4)
+  std::lock_guard lock(impl_->mu);
+  Impl& im = *impl_;
+  Bridge* b = im.find_bridge(bridge);
+  if (!b) return OfError{flowtable::OFPET_BAD_REQUEST, kBadPort, "no bridge named " + bridge};
+  const uint32_t room = rte_pktmbuf_data_room_size(im.pool) - RTE_PKTMBUF_HEADROOM;
+  if (frame.size() < 14 || frame.size() > room)
+    return OfError{flowtable::OFPET_BAD_REQUEST, kBadLen,
+                   "packet-out frame of " + std::to_string(frame.size()) +
+                       " bytes (an Ethernet frame of 14 to " + std::to_string(room) + " bytes)"};
+  flowtable::FlowKey key;
+  flowtable::extract(frame.data(), static_cast<uint32_t>(frame.size()), in_port, &key);
+  if (auto e = flowtable::validate_packet_out(actions, key)) return e;
+  auto job = std::make_unique<PacketOutJob>();
+  job->bridge = b->index;
+  uint32_t idx = kNoPeer;
+  if (in_port == flowtable::OFPP_LOCAL || in_port == 65534 || in_port == flowtable::OFPP_CONTROLLER ||
+      in_port == flowtable::OFPP_ANY) {
+    job->from_controller = in_port == flowtable::OFPP_CONTROLLER || in_port == flowtable::OFPP_ANY;
+    job->in_ofport = job->from_controller ? flowtable::OFPP_CONTROLLER : flowtable::OFPP_LOCAL;
+    // The bridge's own port stands for the controller as the packet's
+    // context (its VLAN settings; drops are counted there).
+    for (uint32_t i : b->ports)
+      if (im.ports[i]->spec.name == b->name) idx = i;
+    if (idx == kNoPeer)
+      return OfError{flowtable::OFPET_BAD_REQUEST, kBadPort,
+                     "bridge " + bridge + " has no local port for a packet-out from LOCAL or the controller"};
+  } else {
+    auto it = b->ofports.find(in_port);
+    if (it == b->ofports.end())
+      return OfError{flowtable::OFPET_BAD_REQUEST, kBadPort,
+                     "packet-out in_port " + std::to_string(in_port) + " is not a port of " + bridge};
+    idx = it->second;
+    job->in_ofport = in_port;
+  }
+  job->in_port = idx;
+  job->in_port_uid = im.ports[idx]->uid;
+  job->actions = actions;
+  job->frame = frame;
+  if (im.po_backlog.size() >= 65536) {
+    return OfError{flowtable::OFPET_BAD_REQUEST, 5 /* OFPBRC_EPERM */,
+                   "too many packet-outs waiting (65,536)"};
+  }
+  im.po_backlog.push_back(std::move(job));
+  im.pump_packet_outs();
+  return std::nullopt;
+}
+
 std::vector<PacketIn> Dataplane::take_packet_ins() {
   std::lock_guard lock(impl_->mu);
   std::vector<PacketIn> out;
@@ -666,6 +741,7 @@ size_t Dataplane::poll() {
   size_t handled = 0;
   bool changed = false;
   im.reclaimer->poll();
+  im.pump_packet_outs();
   for (auto& pmd : im.pmds) {
     auto& q = pmd->packet_in_queue();
     while (q.read_available()) {

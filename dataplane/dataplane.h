@@ -146,6 +146,16 @@ class Dataplane {
                                 const std::vector<flowtable::FlowMod>& fms);
   Result<std::vector<flowtable::FlowStats>> dump_flows(const std::string& bridge,
                                                        const flowtable::FlowStatsRequest& req) const;
+  // OpenFlow PACKET_OUT: `frame` enters `bridge` as if received on
+  // `in_port` (an OpenFlow port number of the bridge, or OFPP_LOCAL; or
+  // OFPP_CONTROLLER / OFPP_ANY: from no port, which learns nothing and
+  // floods to every port) and `actions` run on it in order; output:TABLE
+  // sends it through the flow tables from table 0. Checked here (an error
+  // as OpenFlow spells it), run by PMD 0 shortly after; packet-outs leave in
+  // the order they were given.
+  flowtable::OfStatus packet_out(const std::string& bridge, uint32_t in_port,
+                                 const std::vector<flowtable::Action>& actions,
+                                 const std::vector<uint8_t>& frame);
   // Packets flows sent to CONTROLLER since the last call (bounded queues: a
   // full one drops and counts packet_in_queue_full).
   std::vector<PacketIn> take_packet_ins();

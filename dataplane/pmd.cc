@@ -102,6 +102,14 @@ uint32_t Pmd::iterate() {
     got += n;
     process_burst(*s, q.port, pkts, n);
   }
+  // The control side hands every packet-out to this queue of PMD 0, so
+  // each also leaves in the order it was sent; at most as many are in
+  // flight as the done queue holds, so the push back always succeeds.
+  PacketOutJob* job;
+  while (po_in_.pop(job)) {
+    run_packet_out(*s, *job);
+    po_done_.push(job);
+  }
   flush_all(*s);
   const uint64_t t1 = rte_rdtsc();
   counters_.iterations.add(1);
@@ -257,6 +265,7 @@ struct Pmd::Walk {
     return static_cast<uint16_t>((key_tci & ~flowtable::kVlanPresent) | dei);
   }
   bool overflow = false;  // a push_vlan this stack cannot represent
+  bool from_controller = false;  // a packet-out from no port: learn nothing, flood everywhere
 };
 // >8
 
@@ -461,7 +470,7 @@ void Pmd::normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
     drop(in_port, Drop::reserved_multicast);
     return;
   }
-  if (!vlan::is_multicast_mac(src)) {
+  if (!vlan::is_multicast_mac(src) && !w.from_controller) {
     std::atomic<uint32_t>* cell;
     if (b.macs->lookup_touch(ig.vlan, src, now_sec_, &cell) != static_cast<int32_t>(in_port)) {
       // A learning event is a side effect a cached program would not repeat.
@@ -502,7 +511,41 @@ void Pmd::normal(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
 
 void Pmd::flood(Walk& w, const flowtable::FlowKey& k, uint64_t dirty) {
   for (const vlan::NormalPort& np : w.b.ports)
-    if (np.port != w.in_port) to_port(w, np.port, w.vlans, k, dirty);
+    if (np.port != w.in_port || w.from_controller) to_port(w, np.port, w.vlans, k, dirty);
+}
+
+void Pmd::run_packet_out(const Snapshot& s, const PacketOutJob& j) {
+  // The bridge or the port may have gone since the control side checked.
+  if (j.bridge >= s.bridges.size() || !s.bridges[j.bridge].present || j.in_port >= s.n_ports)
+    return;
+  const PortRt& p = s.ports[j.in_port];
+  if (p.kind == PortKind::kAbsent || p.uid != j.in_port_uid) return;
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);  // a mempool get, not an allocation
+  const uint32_t len = static_cast<uint32_t>(j.frame.size());
+  auto* d = m ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(len))) : nullptr;
+  if (!d) {
+    if (m) rte_pktmbuf_free(m);
+    drop(j.in_port, Drop::no_mbuf);
+    return;
+  }
+  std::memcpy(d, j.frame.data(), len);
+  Meta& mt = po_meta_;
+  mt.m = m;
+  mt.hit = nullptr;
+  mt.use_emc = false;
+  mt.vlans = vlan::VlanStack::parse(d, len);
+  flowtable::extract(d, len, j.in_ofport, &mt.key);
+  flush_replays(s);
+  n_emits_ = 0;
+  counted_drop_ = false;
+  cur_ = &mt;
+  recording_ = cacheable_ = false;  // never cached
+  const BridgeRt& b = s.bridges[j.bridge];
+  Walk w{*this, s, j.in_port, b, mt.vlans, len, 0};
+  w.from_controller = j.from_controller;
+  flowtable::Pipeline<Walk>(*b.flows, b.flows->version(), index_, w).run_actions(j.actions, mt.key, len);
+  if (w.overflow) drop(j.in_port, Drop::vlan_push_limit);
+  output_emits(s, m);
 }
 
 void Pmd::to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k, uint64_t dirty) {

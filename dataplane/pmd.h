@@ -51,6 +51,20 @@ struct PacketInRaw {
   uint8_t data[kPacketInBytes];
 };
 
+// A PACKET_OUT, built by the control thread and handed to PMD 0 by pointer
+// (the PMD never allocates or frees it: it hands it back when done).
+struct PacketOutJob {
+  uint16_t bridge = 0;
+  uint32_t in_port = 0;      // port index the packet enters by (its context)
+  uint32_t in_port_uid = 0;  // that port's uid, to notice a reused index
+  uint32_t in_ofport = 0;    // in_port in the packet's key (OFPP_CONTROLLER: from no port)
+  bool from_controller = false;  // no learning; FLOOD includes the context port
+  std::vector<flowtable::Action> actions;
+  std::vector<uint8_t> frame;
+};
+
+inline constexpr size_t kPacketOutQueue = 256;
+
 // Counters written by one PMD thread only: relaxed load + store, no
 // read-modify-write; readers sum them over PMDs with relaxed loads.
 struct Counter {
@@ -95,6 +109,9 @@ class Pmd final {
   const PmdCounters& counters() const { return counters_; }
   boost::lockfree::spsc_queue<LearnEvent>& learn_queue() { return learn_q_; }
   boost::lockfree::spsc_queue<PacketInRaw>& packet_in_queue() { return packet_in_q_; }
+  // Control -> PMD: packet-outs to run; PMD -> control: the ones run, to free.
+  boost::lockfree::spsc_queue<PacketOutJob*>& packet_out_queue() { return po_in_; }
+  boost::lockfree::spsc_queue<PacketOutJob*>& packet_out_done() { return po_done_; }
 
   // One bridge's part of a packet's walk: the Sink the flow tables' pipeline
   // outputs to (pmd.cc).
@@ -138,6 +155,7 @@ class Pmd final {
   void to_controller(Walk& w, uint16_t max_len, const flowtable::FlowKey& k, uint64_t dirty);
   void send(const Snapshot& s, rte_mbuf* m, uint32_t emit);
   void enqueue_tx(const Snapshot& s, uint32_t port, rte_mbuf* m);
+  void run_packet_out(const Snapshot& s, const PacketOutJob& j);
   void flush_port(const Snapshot& s, uint32_t port);
   void count_tx(uint32_t port, uint16_t sent, uint64_t sent_bytes, TxBatch& b);
   void flush_all(const Snapshot& s);
@@ -167,6 +185,8 @@ class Pmd final {
   PmdCounters counters_;
   boost::lockfree::spsc_queue<LearnEvent> learn_q_;
   boost::lockfree::spsc_queue<PacketInRaw> packet_in_q_;
+  boost::lockfree::spsc_queue<PacketOutJob*> po_in_{kPacketOutQueue}, po_done_{kPacketOutQueue};
+  Meta po_meta_;  // the packet-out being run
 
   // Scratch, sized once: no allocation on the fast path.
   std::unique_ptr<TxBatch[]> tx_;                   // by port index

@@ -139,4 +139,21 @@ OfStatus validate_instructions(const Instructions& ins, const Match& m, uint8_t 
   return std::nullopt;
 }
 
+OfStatus validate_packet_out(const std::vector<Action>& list, const FlowKey& k) {
+  // The packet's own headers stand for the match: what it carries is what
+  // set_field may write.
+  Match m;
+  m.set(Field::eth_type, get_field(k, Field::eth_type));
+  if (k.vlan_tci) m.set(Field::vlan_vid, get_field(k, Field::vlan_vid));
+  if (m.satisfies(Prereq::kIpAny)) m.set(Field::ip_proto, get_field(k, Field::ip_proto));
+  if (m.satisfies(Prereq::kIcmpv6)) m.set(Field::icmpv6_type, get_field(k, Field::icmpv6_type));
+  std::vector<Action> checked = list;
+  for (Action& a : checked) {
+    if (a.type == ActionType::kConjunction)
+      return bad(OFPET_BAD_ACTION, OFPBAC_BAD_TYPE, "conjunction is not a packet-out action");
+    if (a.type == ActionType::kOutput && a.port == OFPP_TABLE) a.port = OFPP_NORMAL;  // valid here
+  }
+  return validate_list(checked, m, false);
+}
+
 }  // namespace trestle::flowtable

@@ -148,5 +148,9 @@ struct Instructions {
 // action set. Unsupported things are refused with their error, never
 // ignored.
 OfStatus validate_instructions(const Instructions& ins, const Match& match, uint8_t table);
+// A packet-out's actions, judged against the packet itself (`k`, its
+// extracted key): output:TABLE is allowed here, and not in a flow;
+// conjunction is not.
+OfStatus validate_packet_out(const std::vector<Action>& list, const FlowKey& k);
 
 }  // namespace trestle::flowtable

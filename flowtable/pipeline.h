@@ -57,6 +57,22 @@ class Pipeline {
     if (walk(0, k, 0)) execute_set(k);
   }
 
+  // A packet-out's action list (validate_packet_out): applied in order;
+  // output:TABLE runs the packet, as edited so far, through the tables from
+  // table 0, then the list goes on.
+  void run_actions(const std::vector<Action>& list, FlowKey& k, uint32_t bytes) {
+    bytes_ = bytes;
+    dirty_ = 0;
+    for (const Action& a : list) {
+      if (a.type == ActionType::kOutput && a.port == OFPP_TABLE) {
+        set_.clear();
+        if (walk(0, k, 1)) execute_set(k);
+        continue;
+      }
+      act(a, k, 0, 0);
+    }
+  }
+
  private:
   // The action set, by pointer into the rules (which outlive the walk).
   struct ActionSet {

@@ -544,9 +544,13 @@ void OfSwitch::dispatch(Conn& c, const of::Decoded& d, of::ByteView msg) {
     if (bundle.closed)
       return send_error(c, xid, of::make_error(of::OFPET_BUNDLE_FAILED, 3 /* OFPBFC_BUNDLE_CLOSED */, "bundle closed"), msg);
     bundle.mods.push_back(ba->flow_mod.fm);
-  } else if (std::holds_alternative<of::PacketOut>(m)) {
-    send_error(c, xid, of::make_error(flowtable::OFPET_BAD_REQUEST, of::OFPBRC_EPERM,
-                                      "packet-out is not supported by trestle yet"), msg);
+  } else if (auto* po = std::get_if<of::PacketOut>(&m)) {
+    // trestle buffers no packets (FEATURES says n_buffers 0): a packet-out
+    // carries its frame.
+    if (po->buffer_id != 0xffffffff)
+      return send_error(c, xid, of::make_error(flowtable::OFPET_BAD_REQUEST, of::OFPBRC_BUFFER_UNKNOWN,
+                                               "no packet is buffered (buffer_id must be NO_BUFFER)"), msg);
+    if (auto e = dp_.packet_out(br, po->in_port, po->actions, po->data)) send_error(c, xid, *e, msg);
   } else if (std::holds_alternative<of::PortMod>(m)) {
     // Port administrative state is the database's (Interface.admin_state):
     // accepted, nothing to change.

@@ -47,6 +47,18 @@ FlowMod del_strict_of(uint16_t prio, const Match& m) {
 
 class FlowTest : public SwitchTest {
  protected:
+  // Bridge `br` with trunk ports a, b and c on VMs, and their OpenFlow numbers.
+  struct Trio {
+    VirtioPeer &a, &b, &c;
+    uint32_t pa, pb, pc;
+  };
+  Trio three_trunks(const std::string& br) {
+    bridge(br);
+    VirtioPeer& a = vm(br, "a", trunk());
+    VirtioPeer& b = vm(br, "b", trunk());
+    VirtioPeer& c = vm(br, "c", trunk());
+    return {a, b, c, ofport("a"), ofport("b"), ofport("c")};
+  }
   uint32_t ofport(const std::string& p) {
     auto r = dp_->ofport(p);
     EXPECT_TRUE(r.ok());
@@ -277,6 +289,51 @@ TEST_F(FlowTest, TableMissAndControllerAndFlood) {
   EXPECT_EQ(drops("a", Drop::no_such_port), 1u);
 }
 
+// PACKET_OUT: a controller's frame, its actions run on PMD 0.
+TEST_F(FlowTest, PacketOutRunsItsActionsAndTheTables) {
+  auto [a, b, c, pa, pb, pc] = three_trunks("br0");
+  const Frame f = make_frame(kVm2, kVm1);
+  ASSERT_EQ(dp_->packet_out("br0", pa, {Action::output(pb)}, f), std::nullopt);
+  auto got = b.receive(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], f);
+  EXPECT_TRUE(c.drain(50).empty());
+
+  // output:TABLE runs the flows as if the frame came in by a; a push_vlan
+  // before it is seen by the tables.
+  flows("br0", {add(0, 5, Match().set(Field::in_port, pa), acts({Action::output(pc)}))});
+  ASSERT_EQ(dp_->packet_out("br0", pa, {Action::push_vlan(), Action::set_field(Field::vlan_vid, 0x1000 | 7),
+                                        Action::output(OFPP_TABLE)},
+                            f),
+            std::nullopt);
+  got = c.receive(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(frame_vid(got[0]), 7);
+  EXPECT_TRUE(b.drain(50).empty());
+  EXPECT_TRUE(a.drain(50).empty());
+
+  // Refused, with OpenFlow's errors: a runt frame, a port the bridge lacks,
+  // from the controller on a bridge without its own port, set_field of a
+  // field the frame does not have, and a bridge that does not exist.
+  auto err = dp_->packet_out("br0", pa, {Action::output(pb)}, Frame(10, 0xff));
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->type, OFPET_BAD_REQUEST);
+  EXPECT_EQ(err->code, 6);  // OFPBRC_BAD_LEN
+  err = dp_->packet_out("br0", 999, {Action::output(pb)}, f);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->code, 11);  // OFPBRC_BAD_PORT
+  err = dp_->packet_out("br0", OFPP_CONTROLLER, {Action::output(pb)}, f);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_NE(err->message.find("no local port"), std::string::npos) << err->message;
+  err = dp_->packet_out("br0", pa, {Action::set_field(Field::arp_op, 1), Action::output(pb)}, f);  // an IPv4 frame
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->type, OFPET_BAD_ACTION);
+  err = dp_->packet_out("nobridge", pa, {Action::output(pb)}, f);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_TRUE(b.drain(50).empty());
+  EXPECT_TRUE(c.drain(50).empty());
+}
+
 TEST_F(FlowTest, OfportRequestIsHonouredAndStable) {
   bridge("br0");
   port("br0", {"p1", "patch", {{"peer", "x"}}, {}, {}, 7});
@@ -297,11 +354,7 @@ TEST_F(FlowTest, OfportRequestIsHonouredAndStable) {
 // Flows change under traffic: a bundle that swaps the output port is seen
 // whole, and no packet is lost or misdelivered while it happens.
 TEST_F(FlowTest, FlowChangesUnderTrafficLoseNothing) {
-  bridge("br0");
-  VirtioPeer& a = vm("br0", "a", trunk());
-  VirtioPeer& b = vm("br0", "b", trunk());
-  VirtioPeer& c = vm("br0", "c", trunk());
-  const uint32_t pa = ofport("a"), pb = ofport("b"), pc = ofport("c");
+  auto [a, b, c, pa, pb, pc] = three_trunks("br0");
   size_t sent = 0, got_b = 0, got_c = 0;
   for (int round = 0; round < 40; ++round) {
     const uint32_t out = round % 2 ? pc : pb;
@@ -326,11 +379,7 @@ TEST_F(FlowTest, FlowChangesUnderTrafficLoseNothing) {
 // The exact-match cache replays walks: rule counters keep counting on hits,
 // and a flow_mod is obeyed by the very next packet.
 TEST_F(FlowTest, CacheHitsCountRulesAndFollowFlowChanges) {
-  bridge("br0");
-  VirtioPeer& a = vm("br0", "a", trunk());
-  VirtioPeer& b = vm("br0", "b", trunk());
-  VirtioPeer& c = vm("br0", "c", trunk());
-  const uint32_t pa = ofport("a"), pb = ofport("b"), pc = ofport("c");
+  auto [a, b, c, pa, pb, pc] = three_trunks("br0");
   const Match from_a = Match().set(Field::in_port, pa);
   flows("br0", {add(0, 5, from_a, acts({Action::output(pb)}))});
   dp_->clear_pmd_stats();
