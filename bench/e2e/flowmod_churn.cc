@@ -19,9 +19,11 @@
 // Runs until --seconds have passed (0: until SIGTERM/SIGINT). SIGUSR1 and
 // SIGUSR2 mark the start and end of a measuring window (bench/e2e/run sends
 // them from trestle-pktgen's --at-start / --at-end hooks); the window's rate
-// counts the flow_mods a barrier reply has confirmed. Prints key=value lines;
-// "prefilled" once the window is installed. Exit status 0 only without
-// errors and with the connection open to the end.
+// counts the flow_mods sent in it: at most --max-unacked x --barrier-every of
+// them are ever unconfirmed, so a switch that falls behind holds that rate
+// down, and a last barrier confirms them all before the report. Prints
+// key=value lines; "prefilled" once the window is installed. Exit status 0
+// only without errors and with the connection open to the end.
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -173,7 +175,7 @@ class Churn {
     if (window_end_ > window_start_) {
       const double ws = std::chrono::duration<double>(window_end_ - window_start_).count();
       printf("window_flow_mods=%" PRIu64 "\nwindow_seconds=%.3f\nwindow_flow_mod_rate=%.0f\n",
-             acked_at_end_ - acked_at_start_, ws, double(acked_at_end_ - acked_at_start_) / ws);
+             sent_at_window_end_ - sent_at_window_start_, ws, double(sent_at_window_end_ - sent_at_window_start_) / ws);
     }
     printf("barriers=%" PRIu64 "\nbarrier_rtt_max_ms=%.2f\nerrors=%" PRIu64 "\n", barrier_replies_, rtt_max_ms_, errors_);
   }
@@ -182,7 +184,6 @@ class Churn {
  private:
   struct Barrier {
     uint32_t xid;
-    uint64_t flow_mods;  // flow_mods sent before it
     Clock::time_point sent;
   };
 
@@ -194,7 +195,7 @@ class Churn {
   bool can_send() const { return unacked_.size() < o_.max_unacked && out_.size() < 1 << 20; }
   void sent_one() {
     if (++sent_ % o_.barrier_every == 0) {
-      unacked_.push_back({next_xid_, sent_, Clock::now()});
+      unacked_.push_back({next_xid_, Clock::now()});
       header(out_, OFPT_BARRIER_REQUEST, kHeaderLen, next_xid_++);
     }
   }
@@ -207,12 +208,12 @@ class Churn {
     sent_one();
   }
   void marks() {
-    if (g_mark_start && !window_started_) window_started_ = true, window_start_ = Clock::now(), acked_at_start_ = acked_;
-    if (g_mark_end && window_started_ && window_end_ <= window_start_) window_end_ = Clock::now(), acked_at_end_ = acked_;
+    if (g_mark_start && !window_started_) window_started_ = true, window_start_ = Clock::now(), sent_at_window_start_ = sent_;
+    if (g_mark_end && window_started_ && window_end_ <= window_start_) window_end_ = Clock::now(), sent_at_window_end_ = sent_;
   }
   // A final barrier, then every reply up to it (5 s at most).
   bool drain() {
-    unacked_.push_back({next_xid_, sent_, Clock::now()});
+    unacked_.push_back({next_xid_, Clock::now()});
     header(out_, OFPT_BARRIER_REQUEST, kHeaderLen, next_xid_++);
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (!unacked_.empty()) {
@@ -272,7 +273,6 @@ class Churn {
     } else if (type == OFPT_BARRIER_REPLY) {
       while (!unacked_.empty() && unacked_.front().xid != xid) unacked_.pop_front();  // replies come in order
       if (unacked_.empty()) return;
-      acked_ = unacked_.front().flow_mods;
       rtt_max_ms_ = std::max(rtt_max_ms_, std::chrono::duration<double, std::milli>(Clock::now() - unacked_.front().sent).count());
       unacked_.pop_front();
       ++barrier_replies_;
@@ -284,7 +284,7 @@ class Churn {
   std::string out_, in_;
   uint32_t next_xid_ = 1, next_rule_ = 0;
   bool hello_seen_ = false, failed_ = false, window_started_ = false;
-  uint64_t sent_ = 0, sent_at_start_ = 0, acked_ = 0, acked_at_start_ = 0, acked_at_end_ = 0;
+  uint64_t sent_ = 0, sent_at_start_ = 0, sent_at_window_start_ = 0, sent_at_window_end_ = 0;
   uint64_t errors_ = 0, barrier_replies_ = 0;
   double rtt_max_ms_ = 0;
   std::deque<Barrier> unacked_;
