@@ -17,15 +17,15 @@ ovs_start_daemons() {  # dir
   ip netns add "$ns" && netns+=("$ns")
   ovsdb-tool create "$dir/conf.db" /usr/share/openvswitch/vswitch.ovsschema
   ovsdb-server "$dir/conf.db" --remote="punix:$dir/db.sock" --pidfile="$dir/ovsdb-server.pid" \
-    --unixctl="$dir/ovsdb-server.ctl" --log-file="$dir/ovsdb-server.log" --detach
+    --unixctl="$dir/ovsdb-server.ctl" --log-file="$dir/ovsdb-server.log" --detach || return 1
   pids+=("$(cat "$dir/ovsdb-server.pid")")
   local vsctl=(ovs-vsctl --db="unix:$dir/db.sock" --timeout=30)
   "${vsctl[@]}" --no-wait init
   "${vsctl[@]}" --no-wait set Open_vSwitch . other_config:dpdk-init=true \
     "other_config:dpdk-extra=--no-huge -m 2048 --no-pci --file-prefix=$prefix --legacy-mem" \
-    other_config:pmd-cpu-mask=0x2
+    other_config:pmd-cpu-mask=0x2 || return 1
   ip netns exec "$ns" "$ovs_vswitchd" "unix:$dir/db.sock" --pidfile="$dir/ovs-vswitchd.pid" \
-    --log-file="$dir/ovs-vswitchd.log" --detach
+    --log-file="$dir/ovs-vswitchd.log" --detach || return 1
   pids+=("$(cat "$dir/ovs-vswitchd.pid")")
 }
 
@@ -40,18 +40,4 @@ stop_ovs() {  # dir; returns once both daemons are gone
   done
   for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   netns=()
-}
-
-# ovs_never_matching_flows COUNT FILE IN_PORT: COUNT distinct never-matching
-# table-0 drops (priority 1, dl_src 0a:00:<i>) for ovs-ofctl add-flows; the
-# same rules bench/topology_flows.h gives trestle.
-ovs_never_matching_flows() {
-  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
-import sys
-n, path, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-with open(path, "w") as f:
-    for i in range(n):
-        f.write(f"table=0,priority=1,in_port={port},dl_src=0a:00:{i >> 24 & 255:02x}:{i >> 16 & 255:02x}:"
-                f"{i >> 8 & 255:02x}:{i & 255:02x},actions=drop\n")
-PY
 }
