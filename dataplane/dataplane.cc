@@ -31,6 +31,7 @@ struct Bridge {
   std::string name;
   uint16_t index = 0;
   BridgeSettings settings;
+  bool fail_open = false;
   std::unique_ptr<vlan::MacTable> macs;
   std::unique_ptr<flowtable::FlowTables> flows;
   std::vector<uint32_t> ports;
@@ -231,6 +232,7 @@ void Dataplane::Impl::publish() {
     if (!b) continue;
     BridgeRt& r = s->bridges[b->index];
     r.present = true;
+    r.fail_open = b->fail_open;
     r.macs = b->macs.get();
     r.flows = b->flows.get();
     for (uint32_t idx : b->ports) {
@@ -369,6 +371,17 @@ Result<void> Dataplane::set_bridge(const std::string& name, const BridgeSettings
   b->settings = s;
   b->macs->set_max_entries(s.mac_table_size);
   impl_->bump();
+  return {};
+}
+
+Result<void> Dataplane::set_fail_open(const std::string& name, bool on) {
+  std::lock_guard lock(impl_->mu);
+  Bridge* b = impl_->find_bridge(name);
+  if (!b) return make_error("no bridge named " + name);
+  if (b->fail_open == on) return {};
+  b->fail_open = on;
+  impl_->publish();
+  impl_->bump();  // cached walks of the old mode are stale
   return {};
 }
 

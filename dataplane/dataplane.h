@@ -138,6 +138,11 @@ class Dataplane {
   // the last hour only when no other is left); stable while the port exists.
   Result<uint32_t> ofport(const std::string& port) const;
 
+  // Fail-open (fail_mode standalone with every controller gone): the bridge
+  // switches with NORMAL and ignores its flow tables (which stay as they
+  // are, and dump as they are) until this is turned off.
+  Result<void> set_fail_open(const std::string& bridge, bool on);
+
   // OpenFlow tables of a bridge (a new bridge has table 0 priority 0
   // actions=NORMAL). Port numbers in flows are OpenFlow port numbers.
   // flow_mods() commits all of them atomically or none (a bundle).

@@ -367,7 +367,11 @@ void Pmd::run_tables(Walk& w, const flowtable::FlowKey& k, flowtable::FlowKey* m
   const uint32_t emits_before = n_emits_;
   const bool counted_before = counted_drop_;
   counted_drop_ = false;
-  if (const flowtable::Rule* sole = t.sole_normal_rule()) {
+  if (w.b.fail_open) {
+    // A standalone bridge whose controllers are gone: a learning switch
+    // whatever its flows say (OVS's hidden fail-open rule).
+    normal(w, k, 0);
+  } else if (const flowtable::Rule* sole = t.sole_normal_rule()) {
     // A bridge whose only rule is priority=0 actions=NORMAL: no lookup, and
     // NORMAL reads only the MAC addresses of the key.
     sole->count(index_, 1, w.bytes);

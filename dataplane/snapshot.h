@@ -46,6 +46,7 @@ struct PortRt {
 
 struct BridgeRt {
   bool present = false;
+  bool fail_open = false;  // NORMAL switching, the flow tables aside
   vlan::MacTable* macs = nullptr;  // owned by the control-side bridge
   std::vector<vlan::NormalPort> ports;  // flood list; vlan points into Snapshot::ports
   // MAC tables of the bridges this one's connected patch ports lead to: a

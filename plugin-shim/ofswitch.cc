@@ -142,6 +142,7 @@ struct OfSwitch::Controller {
   int64_t max_backoff_ms = 8000;
   Conn* conn = nullptr;
   int64_t retry_at = 0, backoff_ms = 1000;
+  int64_t last_up_ms = now_ms();  // last seen connected (or when configured)
   std::string last_error;
   bool wanted = true;
 };
@@ -151,6 +152,7 @@ struct OfSwitch::Bridge {
   int listen_fd = -1;
   uint32_t allowed = of::kSupportedVersions;  // Bridge.protocols
   bool secure = false;
+  bool fail_open = false;  // standalone, every controller gone long enough
   std::vector<std::unique_ptr<Controller>> controllers;
   std::map<uint32_t, of::PortDesc> ports;  // as last announced
   of::SwitchConfig config;
@@ -681,7 +683,35 @@ void OfSwitch::run() {
     if (c.out_off == c.out.size()) c.out.clear(), c.out_off = 0;
   }
   conns_.erase(std::remove_if(conns_.begin(), conns_.end(), [](auto& c) { return c->dead; }), conns_.end());
+  for (auto& [n, b] : bridges_) update_fail_open(*b, now);
   if (status_dirty_) write_controller_status();
+}
+
+// fail_mode standalone, as ovs-vswitchd does it: when no controller of the
+// bridge has been connected for three times the longest inactivity probe
+// (time to probe, to wait for the answer, to reconnect), the bridge becomes
+// a learning switch (NORMAL), its flows kept but unused, until a
+// controller connects again. secure never does.
+void OfSwitch::update_fail_open(Bridge& b, int64_t now) {
+  bool open = false;
+  if (!b.secure && !b.controllers.empty()) {
+    int64_t last_up = 0, max_probe = 0;
+    bool up = false;
+    for (auto& c : b.controllers) {
+      if (c->conn && c->conn->version) {
+        c->last_up_ms = now;
+        up = true;
+      }
+      last_up = std::max(last_up, c->last_up_ms);
+      max_probe = std::max<int64_t>(max_probe, c->probe_ms);
+    }
+    open = !up && now - last_up >= 3 * max_probe;
+  }
+  if (open == b.fail_open) return;
+  if (auto r = dp_.set_fail_open(b.name, open); !r) return o_.log("bridge " + b.name + ": " + r.error().message);
+  b.fail_open = open;
+  o_.log("bridge " + b.name + (open ? ": no controller connected: failing open (NORMAL switching, flows unused)"
+                                    : ": fail-open ends (controller connected or not needed)"));
 }
 
 void OfSwitch::write_controller_status() {

@@ -9,7 +9,9 @@
 // by plugin-shim/openflow/ and applied to the dataplane's flow tables in
 // order, so a BARRIER reply follows everything before it; stats come from
 // the dataplane's counters; port numbers are Interface.ofport. fail_mode
-// secure removes a new bridge's default NORMAL rule; standalone keeps it.
+// secure removes a new bridge's default NORMAL rule; standalone keeps it,
+// and fails open (NORMAL switching, flows unused) when its controllers have
+// been gone for three inactivity probes.
 //
 // Thread-safety: the control thread calls everything; sockets are
 // non-blocking and never block it.
@@ -68,6 +70,7 @@ class OfSwitch {
   uint64_t dpid(const Bridge& b) const;
   void send_port_status();
   void write_controller_status();
+  void update_fail_open(Bridge& b, int64_t now);
 
   ctl::OvsdbServer& db_;
   dataplane::Dataplane& dp_;

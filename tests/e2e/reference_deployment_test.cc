@@ -5,7 +5,10 @@
 // phy-br-eth0; ofports come back as ovs-vswitchd assigns them, and traffic
 // crosses it both ways.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -311,6 +314,59 @@ TEST_F(ReferenceDeployment, PacketOutFromStockOvsOfctl) {
   vm_->drain(50);
   ASSERT_EQ(run("ovs-ofctl packet-out br-int 'in_port=controller packet=" + frame + " actions=output:2'"), "");
   EXPECT_TRUE(got(*vm_).has_value());
+}
+
+// fail_mode standalone: with its controller gone for three inactivity
+// probes the bridge switches with NORMAL, its flows kept (dump-flows still
+// shows them); a controller connecting ends it. secure never fails open.
+TEST_F(ReferenceDeployment, StandaloneBridgeFailsOpenWithoutItsController) {
+  std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
+  build(vm_sock, wire_sock);
+  vm_ = listen(vm_sock);
+  wire_ = listen(wire_sock);
+  ASSERT_TRUE(vm_ && wire_);
+  const uint64_t vm_mac = 0xfa163e000001;
+  ASSERT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(1));
+  // A controller port nobody serves yet.
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t alen = sizeof a;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  const std::string vsctl = "ovs-vsctl --timeout=20 ";
+  ASSERT_EQ(run("ovs-ofctl del-flows br-int"), "");  // the controller would install them
+  ASSERT_EQ(run(vsctl + "set-controller br-int tcp:127.0.0.1:" + port +
+                " -- set Controller br-int inactivity_probe=1000"),
+            "");
+  EXPECT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(0xffff)) << "no flows: nothing passes";
+  // After 3 s without a controller: NORMAL.
+  std::optional<uint16_t> vid;
+  for (int i = 0; i < 10 && vid != std::optional<uint16_t>(1); ++i) vid = vm_to_wire(vm_mac);
+  EXPECT_EQ(vid, std::optional<uint16_t>(1)) << "the bridge did not fail open";
+  EXPECT_EQ(run("ovs-ofctl dump-flows br-int --no-stats"), "") << "the fail-open rule is hidden";
+
+  // The controller comes: HELLO (OpenFlow 1.3); the bridge's flows rule again.
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  int cfd = accept(lfd, nullptr, nullptr);
+  ASSERT_GE(cfd, 0);
+  const uint8_t hello[8] = {4, 0, 0, 8, 0, 0, 0, 1};
+  ASSERT_EQ(write(cfd, hello, sizeof hello), 8);
+  for (int i = 0; i < 100 && run(vsctl + "get Controller br-int is_connected") != "true"; ++i) usleep(50000);
+  ASSERT_EQ(run(vsctl + "get Controller br-int is_connected"), "true");
+  usleep(1500000);  // the switch notices within a second
+  EXPECT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(0xffff)) << "fail-open did not end";
+
+  // secure: the controller goes away, the bridge stays closed.
+  ASSERT_EQ(run(vsctl + "set-fail-mode br-int secure"), "");
+  close(cfd);
+  close(lfd);
+  usleep(4000000);
+  EXPECT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(0xffff)) << "a secure bridge failed open";
 }
 
 }  // namespace
