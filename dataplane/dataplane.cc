@@ -572,10 +572,34 @@ Result<PortStats> Dataplane::port_stats(const std::string& name) const {
       st.rx_missed = es.imissed + es.rx_nombuf;
     }
     rte_eth_link link;
-    if (rte_eth_link_get_nowait(p->dev.port_id, &link) == 0)
+    if (rte_eth_link_get_nowait(p->dev.port_id, &link) == 0) {
       st.link_up = link.link_status == RTE_ETH_LINK_UP;
+      if (link.link_speed != RTE_ETH_SPEED_NUM_NONE && link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN) {
+        st.link_speed_bps = uint64_t{link.link_speed} * 1000000;
+        st.full_duplex = link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX;
+      }
+    }
   }
   return st;
+}
+
+Result<uint64_t> Dataplane::port_mac(const std::string& name) const {
+  std::lock_guard lock(impl_->mu);
+  const Port* p = impl_->find_port(name);
+  if (!p) return make_error("no port named " + name);
+  if (p->vhost) return uint64_t{0};
+  if (p->type == PortType::kPatch) {
+    // FNV-1a of the name: the same address for the same port every time;
+    // locally administered, unicast.
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
+    return ((h & 0xffffffffffffull) | (uint64_t{0x02} << 40)) & ~(uint64_t{0x01} << 40);
+  }
+  rte_ether_addr a;
+  if (rte_eth_macaddr_get(p->dev.port_id, &a) != 0) return make_error("port " + name + ": no MAC address");
+  uint64_t mac = 0;
+  for (uint8_t b : a.addr_bytes) mac = mac << 8 | b;
+  return mac;
 }
 
 std::vector<PmdStats> Dataplane::pmd_stats() const {

@@ -67,6 +67,8 @@ struct PortStats {
   uint64_t rx_errors = 0, tx_errors = 0, rx_missed = 0;  // from the device
   std::array<uint64_t, kNumDrops> drops{};
   bool link_up = false;
+  uint64_t link_speed_bps = 0;  // 0: unknown (vhost-user and patch ports)
+  bool full_duplex = false;     // with a known speed
 };
 
 struct PmdStats {
@@ -168,6 +170,10 @@ class Dataplane {
   std::vector<FlowRemovedEvent> take_flow_removed();
 
   Result<PortStats> port_stats(const std::string& name) const;
+  // The port's MAC address (Interface.mac_in_use), as ovs-vswitchd reports
+  // it: the device's (an internal port's tap, a DPDK NIC), all zeroes for a
+  // vhost-user port, a fixed locally administered one for a patch port.
+  Result<uint64_t> port_mac(const std::string& name) const;
   std::vector<PmdStats> pmd_stats() const;
   void clear_pmd_stats();
   // Seconds since the PMD counters were last cleared (or since creation).

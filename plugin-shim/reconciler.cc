@@ -23,6 +23,14 @@ Json uuid_where(const Uuid& u) {
   return Json::Array{Json::Array{"_uuid", "==", Json::Array{"uuid", u.str()}}};
 }
 
+std::string mac_text(uint64_t mac) {
+  char b[18];
+  snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", unsigned(mac >> 40 & 0xff),
+           unsigned(mac >> 32 & 0xff), unsigned(mac >> 24 & 0xff), unsigned(mac >> 16 & 0xff),
+           unsigned(mac >> 8 & 0xff), unsigned(mac & 0xff));
+  return b;
+}
+
 Json smap_json(const std::map<std::string, std::string>& m) {
   // (Built by push_back: GCC 12 misreads nested initializer lists here as
   // out-of-bounds accesses.)
@@ -260,6 +268,7 @@ void Reconciler::write_back(bool with_stats) {
         unsigned idx = if_nametoindex(name.c_str());  // 0 once moved to another namespace
         if (idx) put("ifindex", int64_t(idx));
       }
+      if (auto mac = dp_.port_mac(name)) put("mac_in_use", mac_text(*mac));
       std::map<std::string, std::string> status;
       const std::string& type = p->second.spec.type;
       if (type == "dpdkvhostuserclient" || type == "dpdkvhostuser")
@@ -268,6 +277,10 @@ void Reconciler::write_back(bool with_stats) {
       if (with_stats) {
         if (auto st = dp_.port_stats(name)) {
           put("link_state", st->link_up ? "up" : "down");
+          if (st->link_speed_bps) {
+            put("link_speed", int64_t(st->link_speed_bps));
+            put("duplex", st->full_duplex ? "full" : "half");
+          }
           if (type == "dpdkvhostuserclient" || type == "dpdkvhostuser")
             status["status"] = st->link_up ? "connected" : "disconnected";
           Json::Array stats{

@@ -149,6 +149,12 @@ TEST_F(ReferenceDeployment, BuiltWithStockOvsVsctlCarriesTraffic) {
   std::string dpid = run(vsctl + "get Bridge br-int datapath_id");
   EXPECT_EQ(dpid.size(), 18u) << dpid;  // "0000xxxxxxxxxxxx" in quotes
   EXPECT_EQ(run(vsctl + "get Open_vSwitch . cur_cfg"), run(vsctl + "get Open_vSwitch . next_cfg"));
+  // mac_in_use as ovs-vswitchd reports it: the bridge tap's own address,
+  // zeroes for vhost-user, a fixed one for a patch port.
+  EXPECT_EQ(run(vsctl + "get Interface br-int mac_in_use"),
+            "\"" + run("cat /sys/class/net/br-int/address") + "\"");
+  EXPECT_EQ(run(vsctl + "get Interface vhu1 mac_in_use"), "\"00:00:00:00:00:00\"");
+  EXPECT_EQ(run(vsctl + "get Interface int-br-eth0 mac_in_use").size(), 19u);
 
   vm_ = listen(vm_sock);
   wire_ = listen(wire_sock);
