@@ -415,9 +415,15 @@ int main(int argc, char** argv) {
       auto of = ofswitch->fds();
       wake.insert(wake.end(), of.begin(), of.end());
     }
-    srv.run(ofswitch ? std::min(500, ofswitch->timeout_ms()) : 1000, wake);
-    (*unixctl)->run(0);
-    if (ofswitch) ofswitch->run();
+    std::vector<int> ready;
+    srv.run(ofswitch ? std::min(500, ofswitch->timeout_ms()) : 1000, wake, &ready);
+    // Only what woke us: no poll per component per pass (syscalls are most
+    // of a flow_mod's cost here: ovs-ofctl waits for a barrier after each).
+    const std::vector<int> ufds = (*unixctl)->fds();
+    if (std::any_of(ufds.begin(), ufds.end(),
+                    [&](int fd) { return std::find(ready.begin(), ready.end(), fd) != ready.end(); }))
+      (*unixctl)->run(0);
+    if (ofswitch) ofswitch->run(&ready);
     if (reconciler)
       reconciler->refresh(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now().time_since_epoch()).count());

@@ -399,6 +399,9 @@ void OfSwitch::read_conn(Conn& c) {
       off += f.length;
     }
     c.in.erase(c.in.begin(), c.in.begin() + ptrdiff_t(off));
+    // A short read drained the socket: no second recv just to hear EAGAIN
+    // (poll is level-triggered; more data wakes us again).
+    if (size_t(n) < sizeof buf) return;
   }
 }
 
@@ -591,7 +594,7 @@ int OfSwitch::timeout_ms() const {
   return int(std::max<int64_t>(0, next - now));
 }
 
-void OfSwitch::run() {
+void OfSwitch::run(const std::vector<int>* ready) {
   std::vector<pollfd> fds;
   std::vector<std::pair<Bridge*, Conn*>> who;
   for (auto& [n, b] : bridges_)
@@ -602,7 +605,19 @@ void OfSwitch::run() {
     fds.push_back({c->fd, ev, 0});
     who.emplace_back(nullptr, c.get());
   }
-  if (!fds.empty() && ::poll(fds.data(), fds.size(), 0) > 0) {
+  // The caller's poll already says which sockets are readable; a poll of our
+  // own is needed only when we wait to write (a connect, a backlog).
+  bool need_poll = !ready;
+  for (auto& c : conns_) need_poll = need_poll || c->connecting || c->out_off < c->out.size();
+  int n_ready = 0;
+  if (fds.empty()) {
+  } else if (need_poll) {
+    n_ready = ::poll(fds.data(), fds.size(), 0);
+  } else {
+    for (pollfd& f : fds)
+      if (std::find(ready->begin(), ready->end(), f.fd) != ready->end()) f.revents = POLLIN, ++n_ready;
+  }
+  if (n_ready > 0) {
     for (size_t i = 0; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
       if (who[i].first) {

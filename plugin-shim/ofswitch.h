@@ -48,7 +48,9 @@ class OfSwitch {
   // is ready or time passed: accepts, reads, answers, packet-ins, probes,
   // reconnects.
   std::vector<int> fds() const;
-  void run();
+  // `ready`: the fds() the caller's poll found readable, so no poll of its
+  // own is needed (null: poll them here).
+  void run(const std::vector<int>* ready = nullptr);
   // How long the caller may sleep before run() has timed work to do.
   int timeout_ms() const;
 

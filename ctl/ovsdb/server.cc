@@ -569,6 +569,7 @@ void OvsdbServer::read_session(Session& s) {
       close_session(s, "malformed JSON-RPC stream: " + texts.error().message);
       return;
     }
+    if (size_t(n) < sizeof buf) round = 16;  // drained: no recv just to hear EAGAIN
     for (auto& text : *texts) {
       if (s.dead) return;
       if (text.size() > options_.max_message_bytes) {
@@ -1108,7 +1109,8 @@ void OvsdbServer::tick(int64_t now) {
   if (deadline_passed) run_pending();
 }
 
-void OvsdbServer::run(int timeout_ms, const std::vector<int>& wake_fds) {
+void OvsdbServer::run(int timeout_ms, const std::vector<int>& wake_fds, std::vector<int>* ready) {
+  if (ready) ready->clear();
   if (managers_dirty_) reconcile_managers();
   int64_t now = now_ms();
   int64_t next = now + timeout_ms;
@@ -1136,7 +1138,9 @@ void OvsdbServer::run(int timeout_ms, const std::vector<int>& wake_fds) {
   if (n > 0) {
     for (size_t i = 0; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
-      if (who[i].first == 'r') {
+      if (who[i].first == 'w') {
+        if (ready) ready->push_back(fds[i].fd);
+      } else if (who[i].first == 'r') {
         accept_on(*static_cast<Remote*>(who[i].second));
       } else if (who[i].first == 's') {
         Session& s = *static_cast<Session*>(who[i].second);

@@ -60,7 +60,8 @@ class OvsdbServer {
 
   // Serves whatever is ready; waits up to timeout_ms. Also returns early
   // when one of `wake_fds` becomes readable (the caller's other sockets).
-  void run(int timeout_ms, const std::vector<int>& wake_fds = {});
+  // `ready` (optional) gets the wake_fds found readable.
+  void run(int timeout_ms, const std::vector<int>& wake_fds = {}, std::vector<int>* ready = nullptr);
 
   Database& db() { return *db_; }
   // A transaction of the server's owner (trestled's own writes): the ops,
