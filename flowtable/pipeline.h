@@ -142,7 +142,9 @@ class Pipeline {
   void act(const Action& a, FlowKey& k, uint8_t table, unsigned depth) {
     switch (a.type) {
       case ActionType::kOutput:
-        if (a.port == k.in_port) {
+        // Output to the input port is skipped, as in OVS; a packet-out's
+        // input port may be CONTROLLER, which still gets output:CONTROLLER.
+        if (a.port == k.in_port && a.port != OFPP_CONTROLLER) {
           sink_.in_port_output();
           break;
         }

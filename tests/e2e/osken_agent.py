@@ -186,6 +186,7 @@ class AgentApp(app_manager.OSKenApp):
         super().__init__(*args, **kwargs)
         self.features = {}     # dpid -> OFPSwitchFeatures
         self.port_status = []  # (dpid, reason, name)
+        self.packet_ins = []   # (dpid, OFPPacketIn)
         self.echo_requests = 0
         self.errors = []       # (xid, type, code) of every OFPT_ERROR
         self.expected_error_xids = set()
@@ -202,6 +203,10 @@ class AgentApp(app_manager.OSKenApp):
     @handler.set_ev_cls(ofp_event.EventOFPPortStatus, handler.MAIN_DISPATCHER)
     def _port_status(self, ev):
         self.port_status.append((ev.msg.datapath.id, ev.msg.reason, ev.msg.desc.name.decode()))
+
+    @handler.set_ev_cls(ofp_event.EventOFPPacketIn, handler.MAIN_DISPATCHER)
+    def _packet_in(self, ev):
+        self.packet_ins.append((ev.msg.datapath.id, ev.msg))
 
     @handler.set_ev_cls(ofp_event.EventOFPEchoRequest,
                         [handler.HANDSHAKE_DISPATCHER, handler.CONFIG_DISPATCHER,
@@ -493,6 +498,28 @@ class AgentApp(app_manager.OSKenApp):
         check('bundle.commit', ok and before == len(int_br.installed) - 3
               and not compare_dump(int_br, flows, int_br.installed),
               (rep, rep2, before, compare_dump(int_br, flows, int_br.installed)))
+
+        # -- PACKET_OUT and PACKET_IN (a controller that answers frames itself):
+        # a flow sends ethertype 0x88b5 to the controller; the app injects
+        # such a frame from the controller through the tables (output:TABLE)
+        # and gets it back as a packet-in, whole.
+        int_br.install_apply(0, 100, [ofpp.OFPActionOutput(ofp.OFPP_CONTROLLER,
+                                                           ofp.OFPCML_NO_BUFFER)],
+                             eth_type=0x88b5)
+        frame = (b'\xff' * 6 + bytes.fromhex('fa163e000009') + b'\x88\xb5' + b'trestle'
+                 + bytes(39))
+        self.packet_ins.clear()
+        int_br.send(ofpp.OFPPacketOut(int_br.dp, buffer_id=ofp.OFP_NO_BUFFER,
+                                      in_port=ofp.OFPP_CONTROLLER,
+                                      actions=[ofpp.OFPActionOutput(ofp.OFPP_TABLE, 0)],
+                                      data=frame))
+        deadline = time.time() + 10
+        while time.time() < deadline and not self.packet_ins:
+            hub.sleep(0.1)
+        got = [(d == int_br.dpid, m.reason, m.match.get('in_port'), bytes(m.data))
+               for d, m in self.packet_ins]
+        check('packet_out.packet_in', got == [(True, ofp.OFPR_ACTION, ofp.OFPP_CONTROLLER, frame)],
+              got)
 
         # -- PORT_STATUS when a port comes and goes (ovs-vsctl add-port/del-port).
         self.port_status.clear()
