@@ -335,9 +335,17 @@ int main(int argc, char** argv) {
     trestle::dataplane::DataplaneConfig cfg;
     cfg.rundir = rundir;
     if (oc.count("pmd-cpu-mask")) {
+      // A bad mask is logged and the default used: the switch still starts.
       auto cores = trestle::dataplane::parse_cpu_mask(oc["pmd-cpu-mask"]);
-      if (!cores) return fail("other_config:pmd-cpu-mask: " + cores.error().message);
-      cfg.pmd_cores = *cores;
+      const auto& allowed = trestle::dataplane::allowed_cpus();
+      if (cores && std::any_of(cores->begin(), cores->end(), [&](unsigned c) {
+            return std::find(allowed.begin(), allowed.end(), c) == allowed.end();
+          }))
+        cores = trestle::make_error("pmd-cpu-mask \"" + oc["pmd-cpu-mask"] + "\" names a CPU this process may not use");
+      if (cores)
+        cfg.pmd_cores = *cores;
+      else
+        log("dpdk", "ERR", "other_config:pmd-cpu-mask: " + cores.error().message + "; PMD on the last CPU");
     }
     auto created = trestle::dataplane::Dataplane::create(cfg);
     if (!created) return fail("dataplane: " + created.error().message);

@@ -627,6 +627,29 @@ std::vector<PmdStats> Dataplane::pmd_stats() const {
   return out;
 }
 
+Result<void> Dataplane::set_pmd_cores(const std::vector<unsigned>& cores) {
+  std::lock_guard lock(impl_->mu);
+  const auto& allowed = allowed_cpus();
+  for (unsigned c : cores)
+    if (std::find(allowed.begin(), allowed.end(), c) == allowed.end())
+      return make_error("CPU " + std::to_string(c) + " is not one this process may run on");
+  if (cores.size() != impl_->pmds.size())
+    return make_error("the mask names " + std::to_string(cores.size()) + " CPUs and " +
+                      std::to_string(impl_->pmds.size()) +
+                      " PMD threads run: a different number of PMDs takes a restart of the switch");
+  for (size_t i = 0; i < cores.size(); ++i) {
+    if (!impl_->pmds[i]->move_to(cores[i]))
+      return make_error("PMD " + std::to_string(i) + " cannot move to CPU " + std::to_string(cores[i]));
+    impl_->cfg.pmd_cores[i] = cores[i];
+  }
+  return {};
+}
+
+std::vector<unsigned> Dataplane::pmd_cores() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->cfg.pmd_cores;
+}
+
 void Dataplane::clear_pmd_stats() {
   std::lock_guard lock(impl_->mu);
   for (size_t i = 0; i < impl_->pmds.size(); ++i) impl_->pmd_baseline[i] = impl_->raw_pmd_stats(i);

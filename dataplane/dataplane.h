@@ -175,6 +175,11 @@ class Dataplane {
   // vhost-user port, a fixed locally administered one for a patch port.
   Result<uint64_t> port_mac(const std::string& name) const;
   std::vector<PmdStats> pmd_stats() const;
+  // other_config:pmd-cpu-mask at run time: the PMD threads move to `cores`
+  // (allowed CPUs, as many as there are PMDs; a different number of PMDs
+  // takes a restart). Traffic keeps flowing.
+  Result<void> set_pmd_cores(const std::vector<unsigned>& cores);
+  std::vector<unsigned> pmd_cores() const;
   void clear_pmd_stats();
   // Seconds since the PMD counters were last cleared (or since creation).
   double pmd_stats_seconds() const;

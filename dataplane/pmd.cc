@@ -70,6 +70,21 @@ void Pmd::start() {
   thread_ = std::thread([this] { run(); });
 }
 
+bool Pmd::move_to(unsigned core) {
+  if (thread_.joinable()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(core, &set);
+    if (pthread_setaffinity_np(thread_.native_handle(), sizeof(set), &set) != 0) return false;
+  }
+  core_.store(core, std::memory_order_relaxed);
+  if (!thread_.joinable()) return true;
+  char name[16];
+  snprintf(name, sizeof(name), "pmd-c%02u", core);
+  pthread_setname_np(thread_.native_handle(), name);
+  return true;
+}
+
 void Pmd::stop() {
   // Relaxed: the flag carries no data; join() orders everything after it.
   stop_.store(true, std::memory_order_relaxed);
@@ -127,10 +142,10 @@ uint32_t Pmd::iterate() {
 void Pmd::run() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(core_, &set);
+  CPU_SET(core(), &set);
   pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
   char name[16];
-  snprintf(name, sizeof(name), "pmd-c%02u", core_);
+  snprintf(name, sizeof(name), "pmd-c%02u", core());
   pthread_setname_np(pthread_self(), name);
   // An lcore id gives this thread a mempool cache; without one it still works.
   const bool registered = rte_thread_register() == 0;

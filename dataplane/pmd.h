@@ -102,7 +102,10 @@ class Pmd final {
   uint32_t iterate();
 
   unsigned index() const { return index_; }
-  unsigned core() const { return core_; }
+  unsigned core() const { return core_.load(std::memory_order_relaxed); }
+  // Moves the running thread (or the one start() will make) to `core`;
+  // false (and nothing changed) when the kernel refuses.
+  bool move_to(unsigned core);
   // The EAL lcore id the thread registered as (-1: none, so no mempool cache).
   int lcore() const { return lcore_.load(std::memory_order_relaxed); }
   const PortCounters& port_counters(uint32_t port) const { return ports_[port]; }
@@ -171,7 +174,9 @@ class Pmd final {
   }
 
   const unsigned index_;
-  const unsigned core_;
+  // Relaxed: read for display and at thread start; the move itself is
+  // pthread_setaffinity_np's, which needs no ordering from us.
+  std::atomic<unsigned> core_;
   const std::atomic<const Snapshot*>* snapshot_;
   const std::atomic<uint64_t>* generation_;
   uint64_t gen_ = 0;  // generation_ as read for this iteration

@@ -1,5 +1,6 @@
 #include "plugin-shim/reconciler.h"
 
+#include "dataplane/eal.h"
 #include "plugin-shim/rows.h"
 
 #include <net/if.h>
@@ -84,6 +85,8 @@ void Reconciler::reconcile() {
   std::map<std::string, std::string> dpids;
   for (auto& [ou, orow] : t.db.table(t.ovs).rows) {
     RowView ovs(t.ts(t.ovs), *orow);
+    auto ovs_oc = ovs.smap("other_config");
+    apply_pmd_mask(ovs_oc.count("pmd-cpu-mask") ? ovs_oc["pmd-cpu-mask"] : "");
     for (const Uuid& bu : ovs.refs("bridges")) {
       auto br = t.row(t.bridge, bu);
       if (!br) continue;
@@ -221,6 +224,25 @@ void Reconciler::reconcile() {
     }
   dpids_ = std::move(dpids);
   write_back(false);
+}
+
+// other_config:pmd-cpu-mask at run time, as ovs-vswitchd follows it: the
+// PMDs move to the CPUs it names. Unset: they stay where they are (the
+// default, the last CPU, was chosen at start). A mask the dataplane cannot
+// follow is logged, once per value, and changes nothing.
+void Reconciler::apply_pmd_mask(const std::string& mask) {
+  if (mask == pmd_mask_) return;
+  const bool first = pmd_mask_ == "\x01unset";
+  pmd_mask_ = mask;
+  if (mask.empty()) return;
+  auto cores = dataplane::parse_cpu_mask(mask);
+  if (!cores) return o_.log("other_config:pmd-cpu-mask: " + cores.error().message + "; PMDs not moved");
+  if (first && *cores == dp_.pmd_cores()) return;  // what the dataplane started with
+  if (auto r = dp_.set_pmd_cores(*cores); !r)
+    return o_.log("other_config:pmd-cpu-mask=" + mask + ": " + r.error().message + "; PMDs not moved");
+  std::string list;
+  for (unsigned c : *cores) list += (list.empty() ? "" : ",") + std::to_string(c);
+  o_.log("PMD threads moved to CPU " + list + " (other_config:pmd-cpu-mask=" + mask + ")");
 }
 
 void Reconciler::refresh(int64_t now_ms) {

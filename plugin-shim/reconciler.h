@@ -64,6 +64,8 @@ class Reconciler {
   // cannot attach costs the control thread each time).
   std::map<std::string, Applied> refused_;
   int64_t next_stats_ms_ = 0;
+  std::string pmd_mask_ = "\x01unset";  // other_config:pmd-cpu-mask as last handled
+  void apply_pmd_mask(const std::string& mask);
 };
 
 }  // namespace trestle::shim

@@ -4,26 +4,19 @@
 # after the bridges), PMD on core 1. The caller keeps the arrays `pids` and
 # `netns` (for its cleanup) and sets $trestled to an absolute path.
 #
-# trestled reads other_config:pmd-cpu-mask and dpdk-extra once, when it
-# starts its dataplane (cmd/trestled.cc, main); a later change is stored but
-# not applied. So, as OVS's ovsdb-server is given the setting before
-# ovs-vswitchd starts, the database is made first by `trestled
-# --no-dataplane` (the database alone), where stock `ovs-vsctl --no-wait`
-# sets pmd-cpu-mask; then trestled is restarted on it with its dataplane.
-# Its EAL main thread (the control thread) takes the first allowed CPU, 0.
+# The PMD goes on core 1 through other_config:pmd-cpu-mask=0x2, set with stock
+# ovs-vsctl once trestled runs (it moves its PMDs when the mask changes, as
+# ovs-vswitchd does). Its EAL main thread (the control thread) takes the
+# first allowed CPU, 0.
 
 trestled_starts=0
 
 trestled_start() {  # dir
   local dir=$1 ns="trestle-tr-$$-$((++trestled_starts))"
   export OVS_RUNDIR=$dir OVS_DBDIR=$dir OVS_LOGDIR=$dir
-  "$trestled" --no-dataplane --detach --log-file || return 1
-  local vsctl=(ovs-vsctl --db="unix:$dir/db.sock" --timeout=30)
-  "${vsctl[@]}" --no-wait init || return 1
-  "${vsctl[@]}" --no-wait set Open_vSwitch . other_config:pmd-cpu-mask=0x2 || return 1
-  trestled_exit "$dir" || return 1
   ip netns add "$ns" && netns+=("$ns")
   ip netns exec "$ns" "$trestled" --detach --log-file || return 1
+  ovs-vsctl --db="unix:$dir/db.sock" --timeout=30 set Open_vSwitch . other_config:pmd-cpu-mask=0x2 || return 1
   pids+=("$(cat "$dir/ovs-vswitchd.pid")")
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -373,6 +374,43 @@ TEST_F(ReferenceDeployment, StandaloneBridgeFailsOpenWithoutItsController) {
   close(lfd);
   usleep(4000000);
   EXPECT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(0xffff)) << "a secure bridge failed open";
+}
+
+// other_config:pmd-cpu-mask at run time, as ovs-vswitchd follows it: the PMD
+// moves (pmd-stats-show says where), traffic keeps flowing; a mask naming
+// more CPUs than there are PMDs is logged and changes nothing.
+TEST_F(ReferenceDeployment, PmdCpuMaskMovesThePmdAtRunTime) {
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 64; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  ASSERT_FALSE(cpus.empty());
+  auto core_id = [&] {
+    const std::string out = run("ovs-appctl dpif-netdev/pmd-stats-show");
+    const size_t at = out.find("core_id ");
+    return at == std::string::npos ? -1 : std::stoi(out.substr(at + 8));
+  };
+  EXPECT_EQ(core_id(), cpus.back()) << "by default the PMD takes the last CPU";
+  std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
+  build(vm_sock, wire_sock);
+  vm_ = listen(vm_sock);
+  wire_ = listen(wire_sock);
+  ASSERT_TRUE(vm_ && wire_);
+  const uint64_t vm_mac = 0xfa163e000001;
+  char mask[32];
+  snprintf(mask, sizeof mask, "0x%llx", 1ULL << cpus.front());
+  ASSERT_EQ(run("ovs-vsctl --timeout=20 set Open_vSwitch . other_config:pmd-cpu-mask=" + std::string(mask)), "");
+  EXPECT_EQ(core_id(), cpus.front());
+  EXPECT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(1));
+  if (cpus.size() >= 2) {
+    snprintf(mask, sizeof mask, "0x%llx", (1ULL << cpus[0]) | (1ULL << cpus[1]));
+    ASSERT_EQ(run("ovs-vsctl --timeout=20 set Open_vSwitch . other_config:pmd-cpu-mask=" + std::string(mask)), "");
+    EXPECT_EQ(core_id(), cpus.front()) << "two CPUs for one PMD: nothing moves";
+    EXPECT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(1));
+  }
+  ASSERT_EQ(run("ovs-vsctl --timeout=20 set Open_vSwitch . other_config:pmd-cpu-mask=zz"), "");
+  EXPECT_EQ(core_id(), cpus.front());
 }
 
 }  // namespace
