@@ -111,6 +111,14 @@ class ReferenceDeployment : public ::testing::Test {
                           " -- set Port vhu1 tag=1"),
               "");
   }
+  // build() with the VM and the wire attached (vm_, wire_).
+  void build_with_peers() {
+    const std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
+    ASSERT_NO_FATAL_FAILURE(build(vm_sock, wire_sock));
+    vm_ = listen(vm_sock);
+    wire_ = listen(wire_sock);
+    ASSERT_TRUE(vm_ && wire_);
+  }
   // One frame each way: what the wire sees of the VM's broadcast, and
   // whether the VM gets a frame sent to it with `wire_vid`.
   // (The bridges' own taps are up in the kernel, which floods IPv6
@@ -265,11 +273,7 @@ TEST_F(ReferenceDeployment, OfportsSurviveARestart) {
 // ovs-ofctl packet-out: a controller's frame through a port, through the
 // tables (output:TABLE), with OpenFlow 1.3 actions; bad ones refused.
 TEST_F(ReferenceDeployment, PacketOutFromStockOvsOfctl) {
-  std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
-  build(vm_sock, wire_sock);
-  vm_ = listen(vm_sock);
-  wire_ = listen(wire_sock);
-  ASSERT_TRUE(vm_ && wire_);
+  ASSERT_NO_FATAL_FAILURE(build_with_peers());
   // eth0 is 1 on br-eth0, vhu1 2 on br-int. A 60-byte broadcast from
   // 02:00:00:00:00:77, ethertype 0x88b5.
   const std::string frame = "ffffffffffff02000000007788b5" + std::string(92, '0');
@@ -327,11 +331,7 @@ TEST_F(ReferenceDeployment, PacketOutFromStockOvsOfctl) {
 // probes the bridge switches with NORMAL, its flows kept (dump-flows still
 // shows them); a controller connecting ends it. secure never fails open.
 TEST_F(ReferenceDeployment, StandaloneBridgeFailsOpenWithoutItsController) {
-  std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
-  build(vm_sock, wire_sock);
-  vm_ = listen(vm_sock);
-  wire_ = listen(wire_sock);
-  ASSERT_TRUE(vm_ && wire_);
+  ASSERT_NO_FATAL_FAILURE(build_with_peers());
   const uint64_t vm_mac = 0xfa163e000001;
   ASSERT_EQ(vm_to_wire(vm_mac), std::optional<uint16_t>(1));
   // A controller port nobody serves yet.
@@ -392,11 +392,7 @@ TEST_F(ReferenceDeployment, PmdCpuMaskMovesThePmdAtRunTime) {
     return at == std::string::npos ? -1 : std::stoi(out.substr(at + 8));
   };
   EXPECT_EQ(core_id(), cpus.back()) << "by default the PMD takes the last CPU";
-  std::string vm_sock = dir_.path() + "/vm1.sock", wire_sock = dir_.path() + "/eth0.sock";
-  build(vm_sock, wire_sock);
-  vm_ = listen(vm_sock);
-  wire_ = listen(wire_sock);
-  ASSERT_TRUE(vm_ && wire_);
+  ASSERT_NO_FATAL_FAILURE(build_with_peers());
   const uint64_t vm_mac = 0xfa163e000001;
   char mask[32];
   snprintf(mask, sizeof mask, "0x%llx", 1ULL << cpus.front());
