@@ -213,6 +213,7 @@ void Dataplane::Impl::publish() {
     // A vhost-user PMD falls back to another enabled queue pair when its own
     // is not, so with several PMDs they may share one.
     r.txq_shared = p->vhost ? n_pmds > 1 : p->dev.n_txq < n_pmds;
+    r.tx_retries = p->vhost ? port_tx_retries(p->spec) : 0;
     r.tx_locks = p->tx_locks.get();
     r.uid = p->uid;
     // The bridge's own port (OVS's ofport 65534) is OpenFlow's LOCAL in

@@ -652,15 +652,20 @@ void Pmd::flush_port(const Snapshot& s, uint32_t port) {
     // The guest's receive vring of queue pair q is 2q; the library copies
     // the frames into the guest's buffers, so every mbuf is freed here.
     const int vid = o.vhost->tx_vid(q, &q);
-    if (vid < 0) {
-      sent = 0;
-    } else if (o.txq_shared) {
+    sent = 0;
+    if (vid >= 0) {
       // Only PMDs contend for this lock, never the control thread.
-      rte_spinlock_lock(&o.tx_locks[q].lock);
-      sent = rte_vhost_enqueue_burst(vid, static_cast<uint16_t>(2 * q), b.pkts, b.n);
-      rte_spinlock_unlock(&o.tx_locks[q].lock);
-    } else {
-      sent = rte_vhost_enqueue_burst(vid, static_cast<uint16_t>(2 * q), b.pkts, b.n);
+      if (o.txq_shared) rte_spinlock_lock(&o.tx_locks[q].lock);
+      // As OVS: offer the rest again while the guest keeps taking some, at
+      // most tx_retries more times; a vring that takes none is not waited on.
+      unsigned retries = 0;
+      do {
+        const uint16_t got = rte_vhost_enqueue_burst(vid, static_cast<uint16_t>(2 * q), b.pkts + sent,
+                                                     static_cast<uint16_t>(b.n - sent));
+        if (got == 0) break;
+        sent = static_cast<uint16_t>(sent + got);
+      } while (sent < b.n && retries++ < o.tx_retries);
+      if (o.txq_shared) rte_spinlock_unlock(&o.tx_locks[q].lock);
     }
     uint64_t sent_bytes = 0;
     for (uint16_t i = 0; i < sent; ++i) sent_bytes += b.pkts[i]->pkt_len;

@@ -75,6 +75,11 @@ Result<PortType> validate_port_spec(const PortSpec& spec) {
     return make_error("port " + n + ": mtu_request " + std::to_string(*spec.mtu_request) +
                       " is out of range (68 to 9710)");
   if (auto r = parse_count(spec, "n_rxq", 1, 64); !r) return r.error();
+  if (auto it = spec.options.find("tx-retries-max"); it != spec.options.end()) {
+    const std::string& v = it->second;
+    if (v.empty() || v.size() > 2 || !std::all_of(v.begin(), v.end(), ::isdigit) || std::stoi(v) > 32)
+      return make_error("port " + n + ": options:tx-retries-max must be a number from 0 to 32, not \"" + v + "\"");
+  }
   switch (ti->type) {
     case PortType::kDpdk:
       if (!spec.options.count("dpdk-devargs") || spec.options.at("dpdk-devargs").empty())
@@ -202,6 +207,11 @@ Result<std::string> vhost_socket_path(const PortSpec& spec, PortType type,
     unlink(path.c_str());  // a stale socket of an earlier run
   }
   return path;
+}
+
+uint8_t port_tx_retries(const PortSpec& spec) {
+  auto it = spec.options.find("tx-retries-max");
+  return it == spec.options.end() ? 8 : static_cast<uint8_t>(std::stoi(it->second));
 }
 
 uint16_t port_n_rxq(const PortSpec& spec) {

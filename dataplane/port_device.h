@@ -41,6 +41,10 @@ Result<EthDevice> open_eth_device(const PortSpec& spec, PortType type, unsigned 
 // The socket of a vhost-user port (a stale one of an earlier run removed).
 Result<std::string> vhost_socket_path(const PortSpec& spec, PortType type,
                                       const std::string& rundir);
+// options:tx-retries-max of a validated vhost-user spec (default 8, as OVS):
+// how many more times a PMD offers the rest of a batch to a vring that
+// took part of it.
+uint8_t port_tx_retries(const PortSpec& spec);
 // options:n_rxq of a validated spec (default 1).
 uint16_t port_n_rxq(const PortSpec& spec);
 

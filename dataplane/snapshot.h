@@ -36,6 +36,7 @@ struct PortRt {
   uint16_t bridge = 0;    // bridge index
   uint16_t n_txq = 0;     // a PMD uses queue (pmd index % n_txq)
   bool txq_shared = false;  // fewer queues than PMDs: take tx_locks[q]
+  uint8_t tx_retries = 0;   // kVhost: retries while the vring keeps taking packets
   uint32_t uid = 0;       // never reused; tags learning events
   uint32_t ofport = 0;    // OpenFlow port number on its bridge
   uint32_t peer = kNoPeer;  // kPatch: the peer's port index once both ends exist

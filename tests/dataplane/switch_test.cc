@@ -340,6 +340,11 @@ TEST_F(SwitchTest, BadPortConfigurationIsRefusedWithAClearError) {
   EXPECT_NE(r.error().message.find("unknown option \"colour\""), std::string::npos);
   r = dp_->add_port("br0", {"vhu1", "dpdkvhostuser", {{"n_rxq", "0"}}, {}, {}});
   ASSERT_FALSE(r.ok());
+  r = dp_->add_port("br0", {"vhu1", "dpdkvhostuser", {{"tx-retries-max", "33"}}, {}, {}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("tx-retries-max must be a number from 0 to 32"), std::string::npos);
+  ASSERT_TRUE(dp_->add_port("br0", {"vhu0", "dpdkvhostuser", {{"tx-retries-max", "0"}}, {}, {}}).ok());
+  ASSERT_TRUE(dp_->del_port("vhu0").ok());
   r = dp_->add_port("br0", {"vhu1", "dpdkvhostuser", {}, {"acces", 1, {}}, {}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("unknown vlan_mode"), std::string::npos);
