@@ -60,13 +60,14 @@ function(trestle_add_test name)
 endfunction()
 
 # trestle_add_bench(NAME SOURCES ... LIBRARIES ...): a Google Benchmark
-# binary; its smoke run (one short repetition) is a ctest labelled bench.
+# binary; its smoke run (one short repetition, SMOKE_ARGS added) is a ctest
+# labelled bench.
 function(trestle_add_bench name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES;SMOKE_ARGS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE trestle_options benchmark::benchmark ${ARG_LIBRARIES})
   if(TRESTLE_BUILD_TESTS)
-    add_test(NAME ${name}.smoke COMMAND ${name} --benchmark_min_time=0.01)
+    add_test(NAME ${name}.smoke COMMAND ${name} --benchmark_min_time=0.01 ${ARG_SMOKE_ARGS})
     set_tests_properties(${name}.smoke PROPERTIES LABELS bench TIMEOUT 120 RUN_SERIAL TRUE
       ENVIRONMENT "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan.supp")
   endif()

@@ -171,17 +171,23 @@ TEST_F(ReferenceDeployment, BuiltWithStockOvsVsctlCarriesTraffic) {
   // VM -> wire: the access port's tag goes on at br-int, crosses the patch
   // link, and leaves br-eth0's trunk NIC tagged.
   const uint64_t vm_mac = 0xfa163e000001, far_mac = 0x020000000099;
+  // (The bridges' taps come up in the kernel, which sends IPv6 multicast
+  // through them: only our frames count.)
+  auto ours = [](std::vector<Frame> frames, auto keep) {
+    std::vector<Frame> out;
+    for (auto& f : frames)
+      if (keep(f)) out.push_back(std::move(f));
+    return out;
+  };
   ASSERT_EQ(vm_->send({make_frame(0xffffffffffff, vm_mac)}), 1u);
-  auto got = wire_->receive(1, 3000);
+  auto got = ours(wire_->drain(1000), [&](const Frame& f) { return frame_src(f) == vm_mac; });
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(frame_src(got[0]), vm_mac);
   EXPECT_EQ(frame_vid(got[0]), std::optional<uint16_t>(1));
   // wire -> VM: tagged 1 in, untagged out of the access port, to the MAC
   // learnt a moment ago.
   ASSERT_EQ(wire_->send({make_frame(vm_mac, far_mac, {1})}), 1u);
-  got = vm_->receive(1, 3000);
+  got = ours(vm_->drain(1000), [&](const Frame& f) { return frame_dst(f) == vm_mac; });
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(frame_dst(got[0]), vm_mac);
   EXPECT_EQ(frame_vid(got[0]), std::nullopt);
   // Statistics reach the database (libvirt's domifstat reads them).
   std::string stats;
