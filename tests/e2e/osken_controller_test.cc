@@ -36,18 +36,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int rc = pclose(p);
-  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) out = "FAILED(" + std::to_string(rc) + "): " + out;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
 std::string slurp(const std::string& path) {
   std::ifstream f(path);
   std::stringstream s;

@@ -1,8 +1,10 @@
 #include "tests/support/support.h"
 
 #include <rte_mbuf.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -29,6 +31,18 @@ rte_mempool* test_eal() {
 int sh(const std::string& cmd) {
   int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int rc = pclose(p);
+  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) out = "FAILED(" + std::to_string(rc) + "): " + out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 TempDir::TempDir() {

@@ -23,6 +23,9 @@ rte_mempool* test_eal();
 
 // Runs a shell command; returns its exit status.
 int sh(const std::string& cmd);
+// Runs a shell command; returns what it printed (stdout and stderr, the
+// trailing newlines cut), prefixed "FAILED(<status>): " unless it exited 0.
+std::string run(const std::string& cmd);
 
 // A fresh directory under /tmp, removed with everything in it on destruction.
 class TempDir {
