@@ -60,19 +60,28 @@ uint64_t read_mac(const std::string& dev) {
   return mac;
 }
 
-int listen_unix(const std::string& path, std::string* err) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sa.sun_path) {
+// The address of a unix socket path, and a non-blocking socket for it.
+int unix_socket(const std::string& path, sockaddr_un* sa, std::string* err) {
+  *sa = sockaddr_un{};
+  sa->sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa->sun_path) {
     *err = path + ": path too long";
     return -1;
   }
-  memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  memcpy(sa->sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) *err = path + ": " + strerror(errno);
+  return fd;
+}
+
+int listen_unix(const std::string& path, std::string* err) {
+  sockaddr_un sa;
+  int fd = unix_socket(path, &sa, err);
+  if (fd < 0) return -1;
   unlink(path.c_str());
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 || listen(fd, 64) < 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 || listen(fd, 64) < 0) {
     *err = path + ": " + strerror(errno);
-    if (fd >= 0) close(fd);
+    close(fd);
     return -1;
   }
   chmod(path.c_str(), 0750);
@@ -83,18 +92,12 @@ int listen_unix(const std::string& path, std::string* err) {
 // connect in progress.
 int connect_to(const std::string& target, std::string* err) {
   if (target.rfind("unix:", 0) == 0) {
-    std::string path = target.substr(5);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof sa.sun_path) {
-      *err = "path too long";
-      return -1;
-    }
-    memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0 || (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS)) {
+    sockaddr_un sa;
+    int fd = unix_socket(target.substr(5), &sa, err);
+    if (fd < 0) return -1;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) {
       *err = strerror(errno);
-      if (fd >= 0) close(fd);
+      close(fd);
       return -1;
     }
     return fd;
